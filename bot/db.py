@@ -1,0 +1,48 @@
+"""Database engine and session factory shared by the catalogue and dossier services.
+
+SQLAlchemy 1.4 in 2.0 style (``future=True``); SQLite under ``var/`` by default,
+PostgreSQL when ``DATABASE_URL`` says so.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
+
+from bot.config import settings
+
+Base = declarative_base()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create an engine for ``url`` (default: the configured ``DATABASE_URL``)."""
+    url = url or settings().database_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            # Foreign keys are off by default in SQLite; WAL lets the action server read while importing.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str | None = None) -> Engine:
+    """Return a cached engine per URL, so each process opens one pool."""
+    return make_engine(url)
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker:
+    """Return a 2.0-style session factory bound to ``engine``."""
+    return sessionmaker(bind=engine or engine_for(), future=True, expire_on_commit=False, class_=Session)

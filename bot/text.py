@@ -1,0 +1,87 @@
+"""Vietnamese text normalisation shared by search, NLU and the dossier code parser.
+
+Citizens type in NFC or NFD, with or without diacritics, in any case, with
+teencode ("ko", "dc") and abbreviations ("cccd", "gplx"). Everything that
+compares Vietnamese text goes through :func:`fold` so that all of these meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+_MAP_FILE = Path(__file__).with_name("teencode.yml")
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+_SPACE_RE = re.compile(r"\s+")
+# đ/Đ are letters of their own, not d plus a combining mark, so NFD does not split them.
+_D_TABLE = str.maketrans({"đ": "d", "Đ": "D"})
+
+
+def nfc(text: str) -> str:
+    """Return ``text`` in Unicode NFC (iPhone keyboards often send NFD)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def strip_diacritics(text: str) -> str:
+    """Remove Vietnamese tone and vowel marks: "Đăng ký" -> "Dang ky"."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_D_TABLE))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_D_TABLE)
+
+
+def fold(text: str) -> str:
+    """Lower-case, diacritic-free, single-spaced form used for matching."""
+    return _SPACE_RE.sub(" ", strip_diacritics(nfc(text)).lower()).strip()
+
+
+def words(text: str) -> list[str]:
+    """Split folded text into word tokens."""
+    return _WORD_RE.findall(fold(text))
+
+
+@lru_cache(maxsize=1)
+def _maps() -> tuple[dict[str, list[str]], dict[str, str]]:
+    data = yaml.safe_load(_MAP_FILE.read_text(encoding="utf-8"))
+    return data.get("teencode", {}), data.get("abbreviations", {})
+
+
+def teencode_map() -> dict[str, list[str]]:
+    """Full word -> short forms typed for it (from ``bot/teencode.yml``)."""
+    return dict(_maps()[0])
+
+
+def abbreviation_map() -> dict[str, str]:
+    """Abbreviation -> what it stands for (from ``bot/teencode.yml``)."""
+    return dict(_maps()[1])
+
+
+@lru_cache(maxsize=1)
+def _folded_expansions() -> dict[str, str]:
+    """Folded short form -> folded expansion, for single-token short forms.
+
+    Abbreviations win over teencode on a clash, and ambiguous one-letter
+    teencode ("a", "c", "t", "m", "b", "v") is not expanded: it means too many things.
+    """
+    table: dict[str, str] = {}
+    for full, shorts in _maps()[0].items():
+        for short in shorts:
+            key = fold(short)
+            if " " in key or len(key) == 1 or key == fold(full):
+                continue
+            table.setdefault(key, fold(full))
+    for short, full in _maps()[1].items():
+        table[fold(short)] = fold(full)
+    return table
+
+
+def expand(text: str) -> str:
+    """Fold ``text`` and expand teencode and abbreviations word by word.
+
+    >>> expand("Lam CCCD ko dc a")
+    'lam can cuoc cong dan khong duoc a'
+    """
+    table = _folded_expansions()
+    return " ".join(table.get(w, w) for w in words(text))
