@@ -85,3 +85,48 @@ def expand(text: str) -> str:
     """
     table = _folded_expansions()
     return " ".join(table.get(w, w) for w in words(text))
+
+
+_PARAGRAPH_RE = re.compile(r"\n\s*\n")
+
+
+def split_message(text: str, limit: int = 1200) -> list[str]:
+    """Split a reply into chat-sized parts of at most ``limit`` characters.
+
+    Breaks at paragraph boundaries first, then lines, then sentences, then
+    spaces, so a list of documents never breaks mid-item where it can be avoided.
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    parts: list[str] = []
+    current = ""
+    for piece in _pieces(text, limit):
+        sep = "\n\n" if current else ""
+        if len(current) + len(sep) + len(piece) <= limit:
+            current += sep + piece
+        else:
+            if current:
+                parts.append(current)
+            current = piece
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Paragraphs no longer than ``limit``, cutting oversized ones at lines, sentences or spaces."""
+    out: list[str] = []
+    for para in _PARAGRAPH_RE.split(text):
+        para = para.strip()
+        while len(para) > limit:
+            cut = max(para.rfind("\n", 0, limit), para.rfind(". ", 0, limit) + 1, para.rfind(" ", 0, limit))
+            if cut <= 0:
+                cut = limit
+            out.append(para[:cut].strip())
+            para = para[cut:].strip()
+        if para:
+            out.append(para)
+    return out

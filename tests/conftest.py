@@ -1,0 +1,58 @@
+"""Shared fixtures: the reference data in ../shared and throwaway databases."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.config import PROJECT_ROOT, settings
+from bot.db import make_engine
+
+SHARED_DIR = Path(os.environ.get("SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+SNAPSHOT_DIR = SHARED_DIR / "portal-snapshot"
+PAGES_DIR = SHARED_DIR / "portal-pages"
+
+
+@pytest.fixture(scope="session")
+def snapshot_dir() -> Path:
+    """The portal JSON snapshot; tests that need it skip cleanly without it."""
+    if not (SNAPSHOT_DIR / "catalog.jsonl").is_file():
+        pytest.skip(f"reference data not found at {SNAPSHOT_DIR} (../shared is absent)")
+    return SNAPSHOT_DIR
+
+
+@pytest.fixture(scope="session")
+def pages_dir() -> Path:
+    """The portal's detail pages as Markdown; skip cleanly without them."""
+    if not PAGES_DIR.is_dir():
+        pytest.skip(f"reference pages not found at {PAGES_DIR} (../shared is absent)")
+    return PAGES_DIR
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database URL in a temporary folder."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[Engine]:
+    """A fresh SQLite engine; disposed after the test."""
+    eng = make_engine(sqlite_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep tests away from the developer's var/ database."""
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
+    if "DATABASE_URL" not in os.environ or os.environ.get("TEST_KEEP_DATABASE_URL") != "1":
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
