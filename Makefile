@@ -1,0 +1,60 @@
+# Trợ lý Dịch vụ công. `make run` and `make test` are all a new machine needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONHASHSEED := 0
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help install db train run test pytest validate story-test eval lint bench lock clean
+
+help:
+	@echo "make run    install what is missing, build the database, train if needed, start the bot"
+	@echo "make test   install what is missing and run every test"
+	@echo "make train | eval | lint | bench | clean"
+
+install:
+	@scripts/bootstrap.sh
+
+db: install
+	@$(PY) -m bot db upgrade
+	@$(PY) -m bot catalog load
+
+train: install
+	@$(PY) -m bot model ensure
+
+run: db train
+	@$(PY) -m bot run
+
+pytest: install
+	@scripts/install_browser.sh
+	@$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+
+validate: install
+	@$(RASA) data validate --fail-on-warnings --quiet
+
+story-test: train
+	@$(PY) -m bot model story-test
+
+eval: train
+	@$(PY) -m bot model eval
+
+test: lint validate pytest story-test eval
+
+lint: install
+	@$(VENV)/bin/ruff check bot actions tests bench
+
+bench: db train
+	@$(PY) bench/search_bench.py
+	@$(PY) bench/webhook_bench.py
+
+lock: install
+	@$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf var models results reports .pytest_cache

@@ -1,0 +1,1 @@
+"""Rasa NLU components for Vietnamese (this sub-package imports Rasa; the rest of bot/ does not)."""
