@@ -1,0 +1,219 @@
+"""Local fakes for channel tests: Telegram Bot API, Zalo OA/OAuth APIs, a Rasa stand-in, a live sanic server.
+
+Everything listens on 127.0.0.1 with a random port; nothing talks to the real services.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Sanic
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def run_aiohttp(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1; yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def run_channel(channel: InputChannel, on_new_message: Any) -> AsyncIterator[str]:
+    """Serve a Rasa input channel's blueprint on a real sanic server, mounted as Rasa does (``/webhooks/<name>``)."""
+    # test_mode makes sanic re-apply its start-up "touch-ups" to the original methods, so several apps can run
+    # one after another in the same process (what sanic-testing does).
+    Sanic.test_mode = True
+    app = Sanic(f"channel_test_{uuid.uuid4().hex[:8]}", configure_logging=False)
+    app.blueprint(channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.url_prefix()}")
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
+    assert server is not None
+    await server.startup()
+    await server.start_serving()
+    try:
+        yield f"http://127.0.0.1:{port}/webhooks/{channel.url_prefix()}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+class FakeRasa:
+    """Stands in for ``agent.handle_message``: records the message and answers with text and buttons."""
+
+    def __init__(self, reply: dict[str, Any] | None = None) -> None:
+        self.received: list[UserMessage] = []
+        self.reply = reply
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.received.append(message)
+        reply = self.reply or {
+            "text": f"Dạ, em đã nhận câu hỏi: {message.text}",
+            "buttons": [
+                {"title": "Giấy tờ cần có", "payload": "/ask_documents"},
+                {"title": "Lệ phí", "payload": '/ask_fee{"procedure_code": "1.004194"}'},
+            ],
+        }
+        await message.output_channel.send_response(message.sender_id, dict(reply))
+
+
+class FakeTelegram:
+    """A minimal Bot API: getMe, sendMessage, sendChatAction, answerCallbackQuery, getUpdates, deleteWebhook."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.updates: list[dict[str, Any]] = []
+        self._message_id = 100
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        return app
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == method]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        if request.content_type == "application/json":
+            params = await request.json()
+        else:
+            params = {k: v for k, v in (await request.post()).items()}
+        for key in ("reply_markup", "allowed_updates"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        self.calls.append((method, params))
+        result: Any = True
+        if method == "getMe":
+            result = {"id": 42, "is_bot": True, "first_name": "Trợ lý", "username": "tro_ly_test_bot"}
+        elif method == "sendMessage":
+            self._message_id += 1
+            result = {
+                "message_id": self._message_id,
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "text": params["text"],
+            }
+        elif method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            result = [u for u in self.updates if u["update_id"] >= offset]
+            if not result:
+                # behave like a long poll that ends empty, but quickly
+                await _sleep(0.05)
+        return web.json_response({"ok": True, "result": result})
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+def tg_text_update(update_id: int, chat_id: int, text: str, chat_type: str = "private") -> dict[str, Any]:
+    """A Telegram Update carrying a text message."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type, "first_name": "An"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "An", "language_code": "vi"},
+            "text": text,
+        },
+    }
+
+
+def tg_callback_update(update_id: int, chat_id: int, data: str) -> dict[str, Any]:
+    """A Telegram Update carrying an inline-button press."""
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"cq{update_id}",
+            "from": {"id": chat_id, "is_bot": False, "first_name": "An"},
+            "chat_instance": "ci",
+            "data": data,
+            "message": {
+                "message_id": 7,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "from": {"id": 42, "is_bot": True, "first_name": "Trợ lý"},
+                "text": "Anh/chị chọn:",
+            },
+        },
+    }
+
+
+class FakeZalo:
+    """OA API v3 ``/v3.0/oa/message/cs`` and OAuth v4 ``/v4/oa/access_token`` with single-use refresh tokens."""
+
+    def __init__(self, app_secret: str, access_token: str, refresh_token: str) -> None:
+        self.app_secret = app_secret
+        self.valid_access = {access_token}
+        self.valid_refresh = {refresh_token}
+        self.sent: list[dict[str, Any]] = []
+        self.refresh_calls: list[dict[str, str]] = []
+        self.outside_window_users: set[str] = set()
+        self._n = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v3.0/oa/message/cs", self._send)
+        app.router.add_post("/v4/oa/access_token", self._refresh)
+        return app
+
+    def expire_all_access_tokens(self) -> None:
+        self.valid_access.clear()
+
+    async def _send(self, request: web.Request) -> web.Response:
+        token = request.headers.get("access_token", "")
+        if token not in self.valid_access:
+            return web.json_response({"error": -216, "message": "Access token is invalid"})
+        body = await request.json()
+        user = body["recipient"]["user_id"]
+        if user in self.outside_window_users:
+            return web.json_response({"error": -230, "message": "User has not interacted with the OA in 7 days"})
+        text = body["message"].get("text", "")
+        if len(text) > 2000:
+            return web.json_response({"error": -201, "message": "Text is too long"})
+        self.sent.append(body)
+        self._n += 1
+        return web.json_response({"error": 0, "message": "Success", "data": {"message_id": f"m{self._n}"}})
+
+    async def _refresh(self, request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        self.refresh_calls.append(form)
+        if request.headers.get("secret_key") != self.app_secret:
+            return web.json_response({"error": -14002, "error_description": "invalid secret key"})
+        old = form.get("refresh_token", "")
+        if form.get("grant_type") != "refresh_token" or old not in self.valid_refresh:
+            return web.json_response({"error": -14014, "error_description": "Invalid refresh token"})
+        self.valid_refresh.discard(old)  # single use
+        self._n += 1
+        access, refresh = f"access-{self._n}", f"refresh-{self._n}"
+        self.valid_access.add(access)
+        self.valid_refresh.add(refresh)
+        return web.json_response({"access_token": access, "refresh_token": refresh, "expires_in": "90000"})
