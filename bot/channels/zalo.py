@@ -1,0 +1,459 @@
+"""Zalo Official Account channel: signed webhook in, OA API v3 customer-service messages out.
+
+* Webhook ``POST /webhooks/zalo/webhook``: the ``X-ZEvent-Signature`` header is
+  ``mac=`` + hex sha256(app_id + raw body + timestamp + OA secret key), the
+  timestamp being the body's ``timestamp`` field (milliseconds). Forged or
+  missing signatures and stale timestamps get 401; an event seen before (same
+  ``msg_id``, or same body) gets 200 without being processed again, so Zalo's
+  retries stop. Accepted events are answered with 200 at once and processed in a
+  background task: Zalo treats a webhook slower than about 2 s as failing.
+* Outbound: ``POST {api_base}/v3.0/oa/message/cs`` with the ``access_token``
+  header, through aiohttp so Rasa's event loop never blocks. Zalo only lets an
+  OA send customer-service messages to a user within a window after that
+  user's last message (7 days, configurable): outside it nothing is sent and
+  :class:`SendStatus.OUTSIDE_WINDOW` is returned.
+* Tokens: an access token lasts about 25 h; it is renewed with the refresh token
+  (``POST {oauth_base}/v4/oa/access_token``). A refresh token works once, so the
+  new pair is stored in the database with a compare-and-swap (see
+  :mod:`bot.channels.store`) before it is used.
+
+Options (credentials.yml key, else environment variable): ``app_id`` / ``ZALO_APP_ID``,
+``app_secret`` / ``ZALO_APP_SECRET`` (sent as ``secret_key`` to OAuth),
+``oa_secret_key`` / ``ZALO_OA_SECRET_KEY`` (webhook signature), ``access_token`` /
+``ZALO_ACCESS_TOKEN`` and ``refresh_token`` / ``ZALO_REFRESH_TOKEN`` (first pair only;
+later pairs live in the database), ``api_base`` / ``ZALO_API_BASE``,
+``oauth_base`` / ``ZALO_OAUTH_BASE``, ``window_hours`` / ``ZALO_MESSAGE_WINDOW_HOURS``,
+``max_event_age`` / ``ZALO_MAX_EVENT_AGE`` (seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels import mask_user, setting
+from bot.channels.replies import ZALO_TEXT_LIMIT, Button, Reply
+from bot.channels.store import ChannelStore, Lease, TokenState, utcnow
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "zalo"
+DEFAULT_API_BASE = "https://openapi.zalo.me"
+DEFAULT_OAUTH_BASE = "https://oauth.zaloapp.com"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+# Zalo lets an OA answer a user with customer-service messages for 7 days after the user's last message.
+DEFAULT_WINDOW_HOURS = 24 * 7
+DEFAULT_MAX_EVENT_AGE = 300
+# Errors the OA API returns for an invalid or expired access token.
+TOKEN_ERRORS = {-216, -124, -240}
+# Errors meaning "this user cannot be messaged now" (interaction window closed, not a follower).
+WINDOW_ERRORS = {-213, -230, -201}
+NOT_TEXT_REPLY = "Dạ, hiện em chỉ đọc được tin nhắn chữ. Anh/chị vui lòng gõ câu hỏi giúp em ạ."
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class SendStatus(enum.Enum):
+    """What happened to an outbound reply."""
+
+    SENT = "sent"
+    OUTSIDE_WINDOW = "outside_window"
+    FAILED = "failed"
+    EMPTY = "empty"
+
+
+class ZaloError(RuntimeError):
+    """The OA or OAuth API refused a request."""
+
+
+def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
+    """The expected ``X-ZEvent-Signature`` value for a webhook body."""
+    digest = hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
+    return f"mac={digest}"
+
+
+class ChoiceMemory:
+    """Numbered choices last shown to each user, so that replying "2" sends the second button's payload."""
+
+    def __init__(self, ttl_seconds: float = 3600, size: int = 10000) -> None:
+        self._ttl = ttl_seconds
+        self._size = size
+        self._items: dict[str, tuple[float, list[Button]]] = {}
+
+    def remember(self, user_id: str, buttons: list[Button]) -> None:
+        if len(self._items) >= self._size:
+            now = time.monotonic()
+            self._items = {k: v for k, v in self._items.items() if v[0] > now}
+            if len(self._items) >= self._size:
+                self._items.pop(next(iter(self._items)))
+        self._items[user_id] = (time.monotonic() + self._ttl, buttons)
+
+    def resolve(self, user_id: str, text: str) -> str:
+        """The payload for a bare number that matches a shown choice; otherwise ``text`` unchanged."""
+        entry = self._items.get(user_id)
+        candidate = text.strip().rstrip(".")
+        if entry is None or not candidate.isdigit() or entry[0] < time.monotonic():
+            return text
+        index = int(candidate) - 1
+        buttons = entry[1]
+        if 0 <= index < len(buttons):
+            self._items.pop(user_id, None)
+            return buttons[index].payload
+        return text
+
+
+class ZaloClient:
+    """OA API access with the token life cycle; one instance per process is enough."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_secret: str,
+        access_token: str,
+        refresh_token: str,
+        api_base: str = DEFAULT_API_BASE,
+        oauth_base: str = DEFAULT_OAUTH_BASE,
+        window: timedelta = timedelta(hours=DEFAULT_WINDOW_HOURS),
+        store: ChannelStore | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.seed_access = access_token
+        self.seed_refresh = refresh_token
+        self.api_base = api_base.rstrip("/")
+        self.oauth_base = oauth_base.rstrip("/")
+        self.window = window
+        self._store = store
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.choices = ChoiceMemory()
+
+    @property
+    def provider(self) -> str:
+        return f"zalo:{self.app_id}"
+
+    @property
+    def store(self) -> ChannelStore:
+        if self._store is None:
+            self._store = ChannelStore()
+        return self._store
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+    async def current_token(self) -> TokenState:
+        """The stored token pair (seeded from configuration on first use)."""
+        state = await asyncio.to_thread(self.store.load_token, self.provider)
+        if state is None:
+            state = await asyncio.to_thread(self.store.seed_token, self.provider, self.seed_access, self.seed_refresh)
+        if state is None:
+            raise ZaloError("no Zalo refresh token: set ZALO_REFRESH_TOKEN (see docs/CHANNELS.md)")
+        return state
+
+    async def refresh(self, seen: TokenState) -> TokenState:
+        """Spend the refresh token of ``seen`` once across all replicas; return the newer pair."""
+        for _ in range(150):
+            outcome = await asyncio.to_thread(self.store.try_lease, self.provider, seen.version)
+            if outcome is Lease.CHANGED:
+                return await self.current_token()
+            if outcome is Lease.BUSY:
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                access, refresh, expires_in = await self._oauth_refresh(seen.refresh_token)
+            except Exception:
+                await asyncio.to_thread(self.store.release_lease, self.provider, seen.version)
+                raise
+            stored = await asyncio.to_thread(
+                self.store.save_refreshed, self.provider, seen.version, access, refresh, expires_in
+            )
+            if not stored:  # the lease expired and another replica refreshed too; its pair wins
+                logger.error("Zalo token refresh raced with another replica; using the stored pair")
+            logger.info("Zalo access token refreshed")
+            return await self.current_token()
+        raise ZaloError("timed out waiting for another replica to refresh the Zalo token")
+
+    async def _oauth_refresh(self, refresh_token: str) -> tuple[str, str, float | None]:
+        url = f"{self.oauth_base}/v4/oa/access_token"
+        form = {"refresh_token": refresh_token, "app_id": self.app_id, "grant_type": "refresh_token"}
+        async with (
+            aiohttp.ClientSession(timeout=self.timeout) as http,
+            http.post(url, data=form, headers={"secret_key": self.app_secret}) as resp,
+        ):
+            body = await resp.json(content_type=None)
+        if not isinstance(body, dict) or not body.get("access_token") or not body.get("refresh_token"):
+            detail = body.get("error_description") or body.get("error") if isinstance(body, dict) else body
+            raise ZaloError(f"Zalo OAuth refused the refresh token: {detail}")
+        expires = body.get("expires_in")
+        return str(body["access_token"]), str(body["refresh_token"]), float(expires) if expires else None
+
+    # -- window ---------------------------------------------------------------------------------------------
+    async def record_user_message(self, user_id: str) -> None:
+        """Open (or extend) the user's messaging window."""
+        await asyncio.to_thread(self.store.touch_user, CHANNEL_NAME, user_id)
+
+    async def within_window(self, user_id: str) -> bool:
+        """Whether the OA may still send customer-service messages to ``user_id``."""
+        last = await asyncio.to_thread(self.store.last_user_message, CHANNEL_NAME, user_id)
+        return last is not None and utcnow() - last <= self.window
+
+    # -- sending --------------------------------------------------------------------------------------------
+    async def send_reply(self, user_id: str, reply: Reply) -> SendStatus:
+        """Send a reply as text messages (buttons as a numbered list, links as lines)."""
+        if reply.is_empty:
+            return SendStatus.EMPTY
+        if not await self.within_window(user_id):
+            logger.warning("Zalo: not sending to %s, outside the messaging window", mask_user(user_id))
+            return SendStatus.OUTSIDE_WINDOW
+        if reply.buttons:
+            self.choices.remember(user_id, reply.buttons)
+        for part in Reply(text=reply.as_plain_text()).parts(ZALO_TEXT_LIMIT):
+            status = await self.send_text(user_id, part)
+            if status is not SendStatus.SENT:
+                return status
+        return SendStatus.SENT
+
+    async def send_text(self, user_id: str, text: str) -> SendStatus:
+        """One customer-service text message; refreshes the access token once if it is rejected."""
+        state = await self.current_token()
+        if state.access_expires_at is not None and state.access_expires_at - utcnow() < timedelta(minutes=5):
+            state = await self.refresh(state)
+        for attempt in range(2):
+            error, message = await self._post_cs(state.access_token, user_id, text)
+            if error == 0:
+                return SendStatus.SENT
+            if error in TOKEN_ERRORS and attempt == 0:
+                state = await self.refresh(state)
+                continue
+            if error in WINDOW_ERRORS:
+                logger.warning("Zalo refused a message to %s: %s %s", mask_user(user_id), error, message)
+                return SendStatus.OUTSIDE_WINDOW
+            logger.error("Zalo send to %s failed: %s %s", mask_user(user_id), error, message)
+            return SendStatus.FAILED
+        return SendStatus.FAILED
+
+    async def _post_cs(self, access_token: str, user_id: str, text: str) -> tuple[int, str]:
+        body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=self.timeout) as http,
+                http.post(
+                    f"{self.api_base}/v3.0/oa/message/cs", json=body, headers={"access_token": access_token}
+                ) as resp,
+            ):
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            return -1, f"transport error: {exc.__class__.__name__}"
+        if not isinstance(data, dict):
+            return -1, "unexpected response"
+        return int(data.get("error", -1)), str(data.get("message", ""))
+
+
+class ZaloOutput(OutputChannel):
+    """Rasa output channel for Zalo; :meth:`send_reply` returns the :class:`SendStatus`."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    def __init__(self, client: ZaloClient) -> None:
+        self.client = client
+        self.statuses: list[SendStatus] = []
+
+    async def send_reply(self, user_id: str, reply: Reply) -> SendStatus:
+        status = await self.client.send_reply(user_id, reply)
+        self.statuses.append(status)
+        return status
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        await self.send_reply(recipient_id, Reply.from_rasa(message))
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_reply(recipient_id, Reply(text=text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_reply(recipient_id, Reply.from_rasa({"text": text, "buttons": buttons}))
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        await self.send_reply(recipient_id, Reply.from_rasa({"custom": json_message}))
+
+
+class ZaloInput(InputChannel):
+    """The OA webhook (``/webhooks/zalo/webhook``)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        c = credentials
+        return cls(
+            app_id=setting(c, "app_id", "ZALO_APP_ID"),
+            app_secret=setting(c, "app_secret", "ZALO_APP_SECRET"),
+            oa_secret_key=setting(c, "oa_secret_key", "ZALO_OA_SECRET_KEY"),
+            access_token=setting(c, "access_token", "ZALO_ACCESS_TOKEN"),
+            refresh_token=setting(c, "refresh_token", "ZALO_REFRESH_TOKEN"),
+            api_base=setting(c, "api_base", "ZALO_API_BASE", DEFAULT_API_BASE),
+            oauth_base=setting(c, "oauth_base", "ZALO_OAUTH_BASE", DEFAULT_OAUTH_BASE),
+            window_hours=float(setting(c, "window_hours", "ZALO_MESSAGE_WINDOW_HOURS", str(DEFAULT_WINDOW_HOURS))),
+            max_event_age=float(setting(c, "max_event_age", "ZALO_MAX_EVENT_AGE", str(DEFAULT_MAX_EVENT_AGE))),
+            follow_text=setting(c, "follow_text", "ZALO_FOLLOW_TEXT", "xin chào"),
+        )
+
+    def __init__(
+        self,
+        *,
+        app_id: str = "",
+        app_secret: str = "",
+        oa_secret_key: str = "",
+        access_token: str = "",
+        refresh_token: str = "",
+        api_base: str = DEFAULT_API_BASE,
+        oauth_base: str = DEFAULT_OAUTH_BASE,
+        window_hours: float = DEFAULT_WINDOW_HOURS,
+        max_event_age: float = DEFAULT_MAX_EVENT_AGE,
+        follow_text: str = "xin chào",
+        store: ChannelStore | None = None,
+    ) -> None:
+        self.app_id = app_id
+        self.oa_secret_key = oa_secret_key
+        self.max_event_age = max_event_age
+        self.follow_text = follow_text
+        self.enabled = bool(app_id and oa_secret_key and app_secret and refresh_token)
+        self.client = ZaloClient(
+            app_id=app_id,
+            app_secret=app_secret,
+            access_token=access_token,
+            refresh_token=refresh_token,
+            api_base=api_base,
+            oauth_base=oauth_base,
+            window=timedelta(hours=window_hours),
+            store=store,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        if not self.enabled:
+            logger.info(
+                "Zalo channel disabled: set ZALO_APP_ID, ZALO_APP_SECRET, ZALO_OA_SECRET_KEY, ZALO_REFRESH_TOKEN"
+            )
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """Output for bot-initiated messages (``trigger_intent?output_channel=zalo``), within the window only."""
+        return ZaloOutput(self.client) if self.enabled else None
+
+    def verify(self, raw_body: bytes, header: str | None, timestamp: str) -> bool:
+        """Constant-time check of ``X-ZEvent-Signature`` (with or without the ``mac=`` prefix)."""
+        if not header or not timestamp:
+            return False
+        expected = signature(self.app_id, raw_body, timestamp, self.oa_secret_key)
+        given = header.strip()
+        if not given.startswith("mac="):
+            given = f"mac={given}"
+        return hmac.compare_digest(given.lower().encode(), expected.encode())
+
+    async def wait_idle(self) -> None:
+        """Wait for background processing to finish (tests, graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        bp = Blueprint(f"{CHANNEL_NAME}_webhook", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "enabled": self.enabled})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not self.enabled:
+                return response.json({"error": "zalo channel is not configured"}, status=503)
+            raw = request.body or b""
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = None
+            if not isinstance(event, dict):
+                return response.json({"error": "body must be a JSON object"}, status=400)
+            timestamp = str(event.get("timestamp") or "")
+            if not self.verify(raw, request.headers.get(SIGNATURE_HEADER), timestamp):
+                logger.warning("Zalo webhook: missing or invalid signature; event ignored")
+                return response.json({"error": "invalid signature"}, status=401)
+            if str(event.get("app_id") or "") != self.app_id:
+                return response.json({"error": "unknown app_id"}, status=401)
+            if not self._fresh(timestamp):
+                logger.warning("Zalo webhook: stale timestamp; event ignored")
+                return response.json({"error": "stale event"}, status=401)
+            if not await asyncio.to_thread(
+                self.client.store.remember_event, self._event_key(event, raw), self.max_event_age * 2 + 60
+            ):
+                return response.json({"status": "duplicate"})
+            task = asyncio.create_task(self._process(event, on_new_message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return response.json({"status": "accepted"})
+
+        return bp
+
+    def _fresh(self, timestamp: str) -> bool:
+        try:
+            sent = float(timestamp) / 1000.0
+        except ValueError:
+            return False
+        # Allow a little clock skew into the future as well.
+        return -60 <= time.time() - sent <= self.max_event_age
+
+    @staticmethod
+    def _event_key(event: dict[str, Any], raw: bytes) -> str:
+        message = event.get("message")
+        msg_id = message.get("msg_id") if isinstance(message, dict) else None
+        if msg_id:
+            return f"zalo:msg:{msg_id}"
+        return f"zalo:body:{hashlib.sha256(raw).hexdigest()}"
+
+    async def _process(self, event: dict[str, Any], on_new_message: OnNewMessage) -> None:
+        name = str(event.get("event_name") or "")
+        try:
+            if name.startswith("oa_send_"):
+                return  # the OA's own messages echoed back
+            if name == "follow":
+                user_id = str((event.get("follower") or {}).get("id") or "")
+                text = self.follow_text
+            elif name.startswith("user_send_"):
+                user_id = str((event.get("sender") or {}).get("id") or "")
+                text = str((event.get("message") or {}).get("text") or "").strip() if name == "user_send_text" else ""
+            else:
+                return
+            if not user_id:
+                return
+            await self.client.record_user_message(user_id)
+            output = ZaloOutput(self.client)
+            if not text:
+                await output.send_reply(user_id, Reply(text=NOT_TEXT_REPLY))
+                return
+            text = self.client.choices.resolve(user_id, text)
+            await on_new_message(
+                UserMessage(
+                    text=text,
+                    output_channel=output,
+                    sender_id=user_id,
+                    input_channel=self.name(),
+                    message_id=str((event.get("message") or {}).get("msg_id") or "") or None,
+                    metadata={"channel": "zalo", "event": name},
+                )
+            )
+        except Exception:
+            logger.exception("Zalo event %s failed", name)
