@@ -1,0 +1,131 @@
+"""Read API of the catalogue for actions: :class:`ProcedureCatalog`.
+
+Returns immutable :mod:`bot.catalog.domain` objects, never ORM rows, so callers cannot
+touch the database by accident and results are safe to cache and share across threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from bot.catalog.domain import CatalogEntry, Procedure
+from bot.catalog.models import NATIONAL, ProcedureRow
+from bot.catalog.provinces import PROVINCES, province_in
+from bot.catalog.store import to_domain
+from bot.config import settings
+from bot.db import engine_for, session_factory
+
+
+def resolve_province(value: str | None) -> str | None:
+    """A province code from a code ("01") or a name ("Hà Nội", "tỉnh Bắc Ninh"); None if unknown."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value in PROVINCES:
+        return value
+    return province_in(value) or province_in(f"tỉnh {value}")
+
+
+def _rank(row: ProcedureRow) -> tuple[bool, bool, str]:
+    # Curated first, then detailed records, then by province code for a stable order.
+    return (row.origin != "curated", row.detail_level != "detail", row.province)
+
+
+class ProcedureCatalog:
+    """Look procedures up by code, list them for search, and search them by text."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine or engine_for()
+        self._session = session_factory(self._engine)
+        self._index: Any = None
+        self._lock = threading.Lock()
+
+    def _with_url(self, proc: Procedure) -> Procedure:
+        if proc.source_url:
+            return proc
+        return dataclasses.replace(proc, source_url=settings().portal_procedure_url.format(code=proc.code))
+
+    def get(self, code: str, province: str | None = None) -> Procedure | None:
+        """The procedure with ``code`` for ``province`` (a code like "01" or a name).
+
+        With a province: its own variant, else the national record, else None (another
+        province's variant would mislead). Without one: the national record, else the
+        best provincial variant (curated first, then detailed); see :meth:`variants`.
+        """
+        code = (code or "").strip()
+        if not code:
+            return None
+        with self._session() as session:
+            rows = list(session.execute(select(ProcedureRow).where(ProcedureRow.code == code)).scalars())
+            if not rows:
+                return None
+            by_province = {r.province: r for r in rows}
+            wanted = resolve_province(province)
+            if wanted and wanted in by_province:
+                return self._with_url(to_domain(by_province[wanted]))
+            if NATIONAL in by_province:
+                return self._with_url(to_domain(by_province[NATIONAL]))
+            if province:
+                return None
+            return self._with_url(to_domain(min(rows, key=_rank)))
+
+    def variants(self, code: str) -> list[Procedure]:
+        """Every record of ``code``: the national one first, then provincial variants."""
+        with self._session() as session:
+            rows = session.execute(
+                select(ProcedureRow).where(ProcedureRow.code == code.strip()).order_by(ProcedureRow.province)
+            ).scalars()
+            return [self._with_url(to_domain(r)) for r in rows]
+
+    def count(self) -> int:
+        """How many procedures are stored."""
+        with self._session() as session:
+            return int(session.execute(select(func.count(ProcedureRow.id))).scalar_one())
+
+    def all_search_entries(self) -> Iterator[CatalogEntry]:
+        """(code, province, name, aliases, origin, detail_level) for every procedure."""
+        cols = (
+            ProcedureRow.code,
+            ProcedureRow.province,
+            ProcedureRow.name,
+            ProcedureRow.aliases,
+            ProcedureRow.origin,
+            ProcedureRow.detail_level,
+        )
+        with self._session() as session:
+            for r in session.execute(select(*cols).order_by(ProcedureRow.code, ProcedureRow.province)):
+                yield CatalogEntry(r.code, r.province or None, r.name, tuple(r.aliases or ()), r.origin, r.detail_level)
+
+    def search_index(self) -> Any:
+        """The :class:`bot.catalog.search.SearchIndex`, built on first use and then cached."""
+        with self._lock:
+            if self._index is None:
+                from bot.catalog import search  # lazy: the index is only needed by find()
+
+                wanted = {f.name for f in dataclasses.fields(search.SearchEntry)}
+
+                def entry(e: CatalogEntry) -> Any:
+                    values = {**e._asdict(), "curated": e.origin == "curated"}
+                    return search.SearchEntry(**{k: v for k, v in values.items() if k in wanted})
+
+                self._index = search.SearchIndex(entry(e) for e in self.all_search_entries())
+            return self._index
+
+    def find(self, text: str, limit: int = 5, province: str | None = None) -> list[Any]:
+        """Candidates for free text, best first (delegates to :mod:`bot.catalog.search`)."""
+        index = self.search_index()
+        if province is not None and "province" in inspect.signature(index.find).parameters:
+            return list(index.find(text, limit=limit, province=resolve_province(province) or province))
+        return list(index.find(text, limit=limit))
+
+    def invalidate(self) -> None:
+        """Drop the cached search index (after a load or an import)."""
+        with self._lock:
+            self._index = None

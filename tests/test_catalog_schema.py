@@ -1,0 +1,94 @@
+"""Alembic chain: upgrading an empty database yields exactly the catalogue tables of the models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
+
+import bot.catalog.models  # noqa: F401 - registers the tables on Base
+from bot.catalog.schema import current_revision, head_revision, is_up_to_date, upgrade
+from bot.db import Base
+
+PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+CATALOG_TABLES = {t for t in Base.metadata.tables if t.startswith("catalog_")}
+
+
+def _catalog_only(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return bool(table and table.startswith("catalog_"))
+
+
+def _catalog_diffs(engine: Engine) -> list[object]:
+    """Differences between the migrated database and the models, for catalogue tables only.
+
+    Tables of other services (dossiers…) are left to their own migrations and tests.
+    """
+    with engine.connect() as conn:
+        opts = {"compare_type": True, "include_object": _catalog_only}
+        return list(compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata))
+
+
+def test_upgrade_empty_sqlite_matches_models(sqlite_url: str) -> None:
+    upgrade(sqlite_url)
+    engine = create_engine(sqlite_url, future=True)
+    try:
+        assert set(inspect(engine).get_table_names()) >= CATALOG_TABLES
+        assert current_revision(engine) == head_revision()
+        assert is_up_to_date(engine)
+        assert _catalog_diffs(engine) == []
+        upgrade(engine)  # a second run is a no-op
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_unique_code_province_on_sqlite(engine: Engine) -> None:
+    upgrade(engine)
+    insert = text(
+        "INSERT INTO catalog_procedures (code, province, name, aliases, online_level, online_portals, results,"
+        " origin, detail_level, categories, departments, target_types, crosscheck_notes, content_hash, updated_at)"
+        " VALUES ('1.000001', :p, 'x', '[]', 'none', '[]', '[]', 'portal', 'summary', '[]', '[]', '[]', '[]', '',"
+        " CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as conn:
+        conn.execute(insert, {"p": ""})
+        conn.execute(insert, {"p": "01"})
+    with pytest.raises(Exception, match="UNIQUE"), engine.begin() as conn:
+        conn.execute(insert, {"p": ""})
+
+
+@pytest.fixture
+def pg_schema_engine() -> Iterator[Engine]:
+    """An engine whose search_path is a fresh schema in the test database; skipped without PostgreSQL."""
+    admin = create_engine(PG_URL, future=True)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 (db test, user postgres): {type(exc).__name__}")
+    schema = f"test_catalog_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(PG_URL, future=True, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_upgrade_postgresql_matches_models(pg_schema_engine: Engine) -> None:
+    upgrade(pg_schema_engine)
+    tables = set(inspect(pg_schema_engine).get_table_names())
+    assert tables >= CATALOG_TABLES
+    assert current_revision(pg_schema_engine) == head_revision()
+    assert _catalog_diffs(pg_schema_engine) == []
