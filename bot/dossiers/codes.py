@@ -1,0 +1,118 @@
+"""Dossier codes (mã hồ sơ): validation, normalisation and extraction from free text.
+
+The national format is ``V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-XXXX``: three groups of digits
+identifying the receiving agency, a letter and two digits (e.g. ``H61``), the filing
+date and a 4-digit sequence number, e.g. ``000.00.12.H61-240831-0001``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+__all__ = [
+    "CODE_EXAMPLE",
+    "CODE_FORMAT",
+    "InvalidDossierCode",
+    "extract_code",
+    "filing_date",
+    "find_codes",
+    "is_valid_code",
+    "normalize_code",
+]
+
+CODE_FORMAT = "V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-XXXX"
+CODE_EXAMPLE = "000.00.12.H61-240831-0001"
+
+_DASHES = str.maketrans({"–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "_": "-"})
+
+# After spaces are removed and letters upper-cased. Every separator may be missing because the
+# groups have fixed widths, so a code without dots or hyphens is still unambiguous.
+_STRICT = re.compile(r"(\d{3})\.?(\d{2})\.?(\d{2})\.?([A-Z]\d{2})-?(\d{2})(\d{2})(\d{2})-?(\d{4})")
+
+# In a sentence: the same shape, spaces allowed around separators, not glued to other words.
+_IN_TEXT = re.compile(
+    r"(?<![\w.])\d{3}\s*\.?\s*\d{2}\s*\.?\s*\d{2}\s*\.?\s*[A-Za-z]\s*\d{2}\s*-?\s*\d{6}\s*-?\s*\d{4}(?![\w])"
+)
+
+
+class InvalidDossierCode(ValueError):
+    """A dossier code that is not in the national format; ``user_message`` is ready to show the citizen."""
+
+    def __init__(self, reason: str, user_message: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.user_message = user_message
+
+
+def _message(detail: str = "") -> str:
+    extra = f" ({detail})" if detail else ""
+    return (
+        f"Dạ, mã hồ sơ anh/chị nhập chưa đúng định dạng{extra} ạ. Mã hồ sơ có dạng {CODE_FORMAT}, "
+        f"ví dụ {CODE_EXAMPLE}; mã này in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, hoặc trong "
+        "thư điện tử/tin nhắn xác nhận khi nộp trực tuyến. Anh/chị vui lòng kiểm tra và nhập lại ạ."
+    )
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    return "".join(text.split()).upper()
+
+
+def normalize_code(text: str) -> str:
+    """Return ``text`` as a canonical dossier code, or raise :class:`InvalidDossierCode`.
+
+    Tolerates spaces, lower case, missing dots or hyphens and typographic dashes;
+    rejects an impossible filing date (YYMMDD).
+    """
+    if text is None or not str(text).strip():
+        raise InvalidDossierCode("empty code", _message())
+    cleaned = _clean(str(text))
+    match = _STRICT.fullmatch(cleaned)
+    if match is None:
+        raise InvalidDossierCode("not in the national format", _message())
+    v, z, y, m, yy, mm, dd, seq = match.groups()
+    try:
+        date(2000 + int(yy), int(mm), int(dd))
+    except ValueError:
+        raise InvalidDossierCode(
+            "impossible filing date", _message("phần ngày nộp YYMMDD không phải một ngày có thật")
+        ) from None
+    return f"{v}.{z}.{y}.{m}-{yy}{mm}{dd}-{seq}"
+
+
+def is_valid_code(text: str) -> bool:
+    """True when ``text`` normalises to a dossier code."""
+    try:
+        normalize_code(text)
+    except InvalidDossierCode:
+        return False
+    return True
+
+
+def filing_date(code: str) -> date:
+    """The filing date encoded in a (valid) code: ``...-240831-...`` -> 2024-08-31."""
+    yymmdd = normalize_code(code).split("-")[1]
+    return date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:]))
+
+
+def find_codes(text: str) -> list[str]:
+    """Every dossier code in a free sentence, normalised, in order, without duplicates."""
+    if not text:
+        return []
+    found: list[str] = []
+    for match in _IN_TEXT.finditer(unicodedata.normalize("NFKC", text).translate(_DASHES)):
+        try:
+            code = normalize_code(match.group(0))
+        except InvalidDossierCode:
+            continue
+        if code not in found:
+            found.append(code)
+    return found
+
+
+def extract_code(text: str) -> str | None:
+    """The first dossier code in ``text``, or None ("tra cứu hồ sơ 000.00.12.H61-240831-0001")."""
+    codes = find_codes(text)
+    return codes[0] if codes else None

@@ -1,0 +1,83 @@
+"""The one interface every dossier source implements, and the record it returns."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+
+from bot.dossiers.config import phone_salt
+
+__all__ = [
+    "DossierRecord",
+    "DossierSource",
+    "DossierSourceUnavailable",
+    "hash_phone",
+    "normalize_phone",
+    "phone_last4",
+    "sender_ref",
+]
+
+
+class DossierSourceUnavailable(RuntimeError):
+    """The source cannot answer now (timeout, HTTP 5xx, garbage, circuit open). Never shown to the user."""
+
+
+@dataclass(frozen=True)
+class DossierRecord:
+    """A dossier as a source knows it. Personal fields are kept out of ``repr`` so they never reach a log."""
+
+    code: str
+    procedure_code: str
+    procedure_name: str
+    status: int
+    receiving_unit: str = ""
+    received_date: date | None = None
+    promised_date: date | None = None
+    phone_last4: str | None = field(default=None, repr=False)
+    phone_hash: str | None = field(default=None, repr=False)
+    applicant_name: str | None = field(default=None, repr=False)
+    applicant_address: str | None = field(default=None, repr=False)
+    applicant_id: str | None = field(default=None, repr=False)
+    is_demo: bool = False
+    updated_at: datetime | None = None
+
+
+@runtime_checkable
+class DossierSource(Protocol):
+    """Where dossiers come from: the embedded SQL store or a provincial one-door system."""
+
+    def fetch(self, code: str) -> DossierRecord | None:
+        """The dossier with this normalised code, None when unknown; raises DossierSourceUnavailable."""
+        ...
+
+
+def normalize_phone(phone: str) -> str:
+    """National form of a Vietnamese phone number: digits only, ``+84``/``84``/``0084`` -> ``0``."""
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    if digits.startswith("0084"):
+        digits = "0" + digits[4:]
+    elif digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    return digits
+
+
+def phone_last4(phone: str) -> str | None:
+    """The last 4 digits of a phone number, or None when it has fewer."""
+    digits = normalize_phone(phone)
+    return digits[-4:] if len(digits) >= 4 else None
+
+
+def hash_phone(phone: str, salt: bytes | None = None) -> str:
+    """HMAC-SHA256 of the normalised phone number with the server secret (hex)."""
+    key = salt if salt is not None else phone_salt()
+    return hmac.new(key, normalize_phone(phone).encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def sender_ref(channel: str, sender_id: str, salt: bytes | None = None) -> str:
+    """A pseudonymous, stable reference to a conversation partner, for lockouts and the audit log."""
+    key = salt if salt is not None else phone_salt()
+    msg = f"sender:{channel}:{sender_id}".encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]

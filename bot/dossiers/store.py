@@ -1,0 +1,327 @@
+"""The SQL side of dossier tracking: the embedded dossier source plus attempts, audit and subscriptions.
+
+Attempts, audit and subscriptions always live in the local database, whichever source
+(SQL or the one-door HTTP system) supplies the dossiers. Every method opens its own
+session, so one store can be shared by threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import session_factory
+from bot.dossiers.codes import normalize_code
+from bot.dossiers.models import (
+    AuditRow,
+    DossierRow,
+    StatusHistoryRow,
+    SubscriptionRow,
+    VerificationAttemptRow,
+    utcnow,
+)
+from bot.dossiers.source import DossierRecord, hash_phone, phone_last4
+from bot.dossiers.status import DossierStatus
+from bot.privacy import mask_text
+
+__all__ = ["DossierInput", "DossierStore", "Subscription"]
+
+
+@dataclass(frozen=True)
+class DossierInput:
+    """What an import or the demo seeder writes; the phone is hashed on the way in and never stored."""
+
+    code: str
+    procedure_code: str
+    procedure_name: str
+    status: int
+    receiving_unit: str
+    received_date: date | None
+    promised_date: date | None
+    phone: str
+    applicant_name: str | None = None
+    applicant_address: str | None = None
+    applicant_id: str | None = None
+    is_demo: bool = False
+
+    def __repr__(self) -> str:  # the phone and the applicant must not reach a log through repr()
+        return f"DossierInput(code={self.code!r}, status={self.status}, is_demo={self.is_demo})"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription as the watcher sees it."""
+
+    id: int
+    channel: str
+    sender_id: str
+    dossier_code: str
+    created_at: datetime
+    last_notified_status: int | None
+
+
+def _record(row: DossierRow) -> DossierRecord:
+    return DossierRecord(
+        code=row.code,
+        procedure_code=row.procedure_code,
+        procedure_name=row.procedure_name,
+        status=row.status,
+        receiving_unit=row.receiving_unit or "",
+        received_date=row.received_date,
+        promised_date=row.promised_date,
+        phone_last4=row.phone_last4,
+        phone_hash=row.phone_hash,
+        applicant_name=row.applicant_name,
+        applicant_address=row.applicant_address,
+        applicant_id=row.applicant_id,
+        is_demo=bool(row.is_demo),
+        updated_at=row.updated_at,
+    )
+
+
+class DossierStore:
+    """Dossiers, status history, verification attempts, audit log and subscriptions in SQL."""
+
+    def __init__(self, engine: Engine, salt: bytes | None = None) -> None:
+        self.engine = engine
+        self._sessions = session_factory(engine)
+        self._salt = salt
+
+    # -- dossiers (the embedded DossierSource) ---------------------------------------------------
+
+    def fetch(self, code: str) -> DossierRecord | None:
+        """The dossier with this (normalised) code, or None."""
+        with self._sessions() as session:
+            row = session.execute(select(DossierRow).where(DossierRow.code == code)).scalar_one_or_none()
+            return _record(row) if row is not None else None
+
+    def upsert(self, item: DossierInput, at: datetime | None = None, note: str | None = None) -> bool:
+        """Insert or update a dossier (keyed by code); returns True when it was created."""
+        at = at or utcnow()
+        code = normalize_code(item.code)
+        status = int(DossierStatus(int(item.status)))
+        with self._sessions() as session, session.begin():
+            row = session.execute(select(DossierRow).where(DossierRow.code == code)).scalar_one_or_none()
+            created = row is None
+            if row is None:
+                row = DossierRow(code=code)
+                session.add(row)
+            old_status = row.status
+            row.procedure_code = item.procedure_code
+            row.procedure_name = item.procedure_name
+            row.status = status
+            row.receiving_unit = item.receiving_unit
+            row.received_date = item.received_date
+            row.promised_date = item.promised_date
+            row.applicant_name = item.applicant_name
+            row.applicant_address = item.applicant_address
+            row.applicant_id = item.applicant_id
+            row.phone_hash = hash_phone(item.phone, self._salt) if item.phone else None
+            row.phone_last4 = phone_last4(item.phone) if item.phone else None
+            row.is_demo = item.is_demo
+            if created or old_status != status:
+                row.updated_at = at
+                session.flush()
+                session.add(StatusHistoryRow(dossier_id=row.id, status=status, changed_at=at, note=note))
+            return created
+
+    def set_status(self, code: str, status: int, at: datetime | None = None, note: str | None = None) -> bool:
+        """Change a dossier's status (recording history); False when unknown or unchanged."""
+        at = at or utcnow()
+        status = int(DossierStatus(int(status)))
+        with self._sessions() as session, session.begin():
+            row = session.execute(select(DossierRow).where(DossierRow.code == code)).scalar_one_or_none()
+            if row is None or row.status == status:
+                return False
+            row.status = status
+            row.updated_at = at
+            session.add(StatusHistoryRow(dossier_id=row.id, status=status, changed_at=at, note=note))
+            return True
+
+    def history(self, code: str) -> list[tuple[int, datetime]]:
+        """(status, changed_at) of a dossier, oldest first."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(StatusHistoryRow.status, StatusHistoryRow.changed_at)
+                .join(DossierRow, DossierRow.id == StatusHistoryRow.dossier_id)
+                .where(DossierRow.code == code)
+                .order_by(StatusHistoryRow.changed_at, StatusHistoryRow.id)
+            ).all()
+            return [(r.status, r.changed_at) for r in rows]
+
+    def names(self, limit: int = 10_000) -> list[str]:
+        """Applicants' names, for masking them in logs."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(DossierRow.applicant_name).where(DossierRow.applicant_name.is_not(None)).limit(limit)
+            ).scalars()
+            return [n for n in rows if n]
+
+    # -- verification attempts ---------------------------------------------------------------------
+
+    def record_attempt(
+        self, sender: str, code: str | None, success: bool, at: datetime, status_seen: int | None = None
+    ) -> None:
+        """Remember one verification attempt by ``sender`` (a pseudonymous ref) on ``code``."""
+        with self._sessions() as session, session.begin():
+            session.add(
+                VerificationAttemptRow(
+                    at=at, sender_ref=sender, dossier_code=code, success=success, status_seen=status_seen
+                )
+            )
+
+    def failures_by_sender(self, sender: str, since: datetime) -> list[datetime]:
+        """Times of failed attempts by ``sender`` since ``since``, oldest first."""
+        with self._sessions() as session:
+            return list(
+                session.execute(
+                    select(VerificationAttemptRow.at)
+                    .where(
+                        VerificationAttemptRow.sender_ref == sender,
+                        VerificationAttemptRow.success.is_(False),
+                        VerificationAttemptRow.at >= since,
+                    )
+                    .order_by(VerificationAttemptRow.at)
+                ).scalars()
+            )
+
+    def failures_by_code(self, code: str, since: datetime) -> list[datetime]:
+        """Times of failed attempts on ``code`` by anyone since ``since``, oldest first."""
+        with self._sessions() as session:
+            return list(
+                session.execute(
+                    select(VerificationAttemptRow.at)
+                    .where(
+                        VerificationAttemptRow.dossier_code == code,
+                        VerificationAttemptRow.success.is_(False),
+                        VerificationAttemptRow.at >= since,
+                    )
+                    .order_by(VerificationAttemptRow.at)
+                ).scalars()
+            )
+
+    def last_success(self, sender: str, code: str, since: datetime) -> VerificationAttemptRow | None:
+        """The latest successful verification of ``code`` by ``sender`` since ``since``."""
+        with self._sessions() as session:
+            return session.execute(
+                select(VerificationAttemptRow)
+                .where(
+                    VerificationAttemptRow.sender_ref == sender,
+                    VerificationAttemptRow.dossier_code == code,
+                    VerificationAttemptRow.success.is_(True),
+                    VerificationAttemptRow.at >= since,
+                )
+                .order_by(VerificationAttemptRow.at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    def purge_attempts(self, before: datetime) -> int:
+        """Delete attempts older than ``before`` (they only matter for an hour)."""
+        with self._sessions() as session, session.begin():
+            return session.execute(delete(VerificationAttemptRow).where(VerificationAttemptRow.at < before)).rowcount
+
+    # -- audit -------------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        outcome: str,
+        at: datetime,
+        channel: str | None = None,
+        sender: str | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append an audit entry; ``code`` and ``detail`` are masked again as a last line of defence."""
+        with self._sessions() as session, session.begin():
+            session.add(
+                AuditRow(
+                    at=at,
+                    action=action[:16],
+                    outcome=outcome[:24],
+                    channel=(channel or "")[:32] or None,
+                    sender_ref=sender,
+                    dossier_code=mask_text(code)[:64] if code else None,
+                    detail=mask_text(detail) if detail else None,
+                )
+            )
+
+    def audit_rows(self) -> list[AuditRow]:
+        """Every audit entry, oldest first (for tests and reports)."""
+        with self._sessions() as session:
+            return list(session.execute(select(AuditRow).order_by(AuditRow.id)).scalars())
+
+    # -- subscriptions ---------------------------------------------------------------------------
+
+    def subscribe(self, channel: str, sender_id: str, code: str, at: datetime, status: int | None) -> bool:
+        """Add a subscription; False when it already existed."""
+        try:
+            with self._sessions() as session, session.begin():
+                existing = session.execute(
+                    select(SubscriptionRow.id).where(
+                        SubscriptionRow.channel == channel,
+                        SubscriptionRow.sender_id == sender_id,
+                        SubscriptionRow.dossier_code == code,
+                    )
+                ).first()
+                if existing is not None:
+                    return False
+                session.add(
+                    SubscriptionRow(
+                        channel=channel,
+                        sender_id=sender_id,
+                        dossier_code=code,
+                        created_at=at,
+                        last_notified_status=status,
+                    )
+                )
+                return True
+        except IntegrityError:  # a concurrent identical request won the race
+            return False
+
+    def unsubscribe(self, channel: str, sender_id: str, code: str | None = None) -> int:
+        """Remove a sender's subscription to ``code`` (all of theirs when None); returns how many."""
+        with self._sessions() as session, session.begin():
+            stmt = delete(SubscriptionRow).where(
+                SubscriptionRow.channel == channel, SubscriptionRow.sender_id == sender_id
+            )
+            if code is not None:
+                stmt = stmt.where(SubscriptionRow.dossier_code == code)
+            return session.execute(stmt).rowcount
+
+    def subscriptions(self, code: str | None = None) -> list[Subscription]:
+        """All subscriptions, or those to ``code``."""
+        with self._sessions() as session:
+            stmt = select(SubscriptionRow).order_by(SubscriptionRow.id)
+            if code is not None:
+                stmt = stmt.where(SubscriptionRow.dossier_code == code)
+            return [
+                Subscription(r.id, r.channel, r.sender_id, r.dossier_code, r.created_at, r.last_notified_status)
+                for r in session.execute(stmt).scalars()
+            ]
+
+    def subscribed_codes(self) -> list[str]:
+        """Distinct dossier codes someone is subscribed to."""
+        with self._sessions() as session:
+            return list(
+                session.execute(
+                    select(SubscriptionRow.dossier_code)
+                    .group_by(SubscriptionRow.dossier_code)
+                    .order_by(func.min(SubscriptionRow.id))
+                ).scalars()
+            )
+
+    def mark_notified(self, subscription_ids: Iterable[int], status: int, at: datetime) -> None:
+        """Record that these subscriptions have been told about ``status``."""
+        ids = list(subscription_ids)
+        if not ids:
+            return
+        with self._sessions() as session, session.begin():
+            for row in session.execute(select(SubscriptionRow).where(SubscriptionRow.id.in_(ids))).scalars():
+                row.last_notified_status = status
+                row.last_notified_at = at
