@@ -62,7 +62,7 @@ def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-def make_revision(message: str, autogenerate: bool = True) -> Path:
+def make_revision(message: str, autogenerate: bool = True, rev_id: str | None = None) -> Path:
     """Write a new migration at the end of the chain and return its path.
 
     With ``autogenerate`` the new file holds the difference between the models and a
@@ -72,6 +72,6 @@ def make_revision(message: str, autogenerate: bool = True) -> Path:
         url = f"sqlite:///{Path(tmp) / 'scratch.db'}"
         upgrade(url)
         cfg = alembic_config(url)
-        script = command.revision(cfg, message=message, autogenerate=autogenerate)
+        script = command.revision(cfg, message=message, autogenerate=autogenerate, rev_id=rev_id)
     scripts = script if isinstance(script, list) else [script]
     return Path(scripts[0].path)  # type: ignore[union-attr]
