@@ -14,12 +14,13 @@ and, across all cases, the set of document names.
 Document names are compared after normalising both sides: Unicode folding
 (:func:`bot.text.fold`), invisible format characters removed, punctuation
 replaced by spaces, whitespace collapsed. The portal lists section headings
-and explanatory notes as documents with no original and no copy; those are
-not documents and are ignored. A curated name may shorten the portal's name,
-which often packs conditions and examples into one sentence: it matches when
-it has at least three words and appears, word for word, inside the portal's
-name ("Biên bản về việc trẻ bị bỏ rơi" in "Trường hợp trẻ em bị bỏ rơi thì
-phải có biên bản về việc trẻ bị bỏ rơi …"); the rest goes into the note.
+and explanatory notes as documents with no original and no copy, and now and
+then a note starting "Lưu ý" with quantities; those are not documents and
+are ignored. A curated name may shorten the portal's name, which often packs
+conditions and examples into one sentence: it matches when it has at least
+three words and appears, word for word, inside the portal's name ("Biên bản
+về việc trẻ bị bỏ rơi" in "Trường hợp trẻ em bị bỏ rơi thì phải có biên bản
+về việc trẻ bị bỏ rơi …"); the rest goes into the note.
 
 Every remaining difference must be explained by a ``crosscheck_notes`` entry
 with a non-empty ``note`` and ``legal_basis`` whose ``field`` is the differing
@@ -52,6 +53,7 @@ CATALOG_FILES = sorted(CATALOG_DIR.glob("*.yml"))
 CHANNELS = {"ONLINE": "online", "DIRECT": "direct", "POSTAL": "postal"}
 UNITS = {"WORKING_DAY": "working_day", "DAY": "day", "HOUR": "hour", "OTHER": "other"}
 MIN_EXCERPT_WORDS = 3
+NOTE_PREFIX = "luu y "
 _PUNCT_RE = re.compile(r"[^\w\s]|_", re.UNICODE)
 _SPACE_RE = re.compile(r"\s+")
 
@@ -145,12 +147,13 @@ def compare_documents(curated: dict[str, Any], record: dict[str, Any]) -> list[M
     portal: dict[str, str] = {}
     for case in record.get("executionCases") or []:
         for comp in case.get("profileComponents") or []:
-            # Headings and notes sit in the portal's list with no original and no copy.
-            if not (comp.get("originalQty") or comp.get("copyQty")):
-                continue
+            # Headings and notes sit in the portal's list with no original and no copy,
+            # or (now and then) with quantities but labelled "Lưu ý".
             name = comp.get("name") or ""
-            if normalise_name(name):
-                portal.setdefault(normalise_name(name), name)
+            key = normalise_name(name)
+            if not (comp.get("originalQty") or comp.get("copyQty")) or not key or key.startswith(NOTE_PREFIX):
+                continue
+            portal.setdefault(key, name)
     ours: dict[str, str] = {}
     for case in curated.get("cases") or []:
         for doc in case.get("documents") or []:
