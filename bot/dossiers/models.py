@@ -66,10 +66,13 @@ class DossierRow(Base):
     """A dossier in the embedded store."""
 
     __tablename__ = "dossiers"
-    __table_args__ = (CheckConstraint("status BETWEEN 1 AND 10", name="ck_dossiers_status"),)
+    __table_args__ = (
+        UniqueConstraint("code", name="uq_dossiers_code"),
+        CheckConstraint("status BETWEEN 1 AND 10", name="ck_dossiers_status"),
+    )
 
     id = Column(Integer, primary_key=True)
-    code = Column(String(32), nullable=False, unique=True)
+    code = Column(String(32), nullable=False)
     procedure_code = Column(String(32), nullable=False)
     procedure_name = Column(Text, nullable=False)
     status = Column(Integer, nullable=False)
