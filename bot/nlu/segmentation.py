@@ -28,7 +28,7 @@ _PUNCT_ONLY = re.compile(r"^[\W_]+$", re.UNICODE)
 
 @dataclass(frozen=True)
 class Span:
-    """A token: its text as received, offsets in the received text, and its lemma."""
+    """A token: its NFC text, its offsets in the text as received, and its lemma."""
 
     text: str
     start: int
@@ -111,8 +111,30 @@ def _locate(words: list[str], text: str, base: int) -> list[tuple[int, int]]:
     return spans
 
 
-def segment(text: str, segmenter: str = "underthesea") -> list[Span]:
-    """Segment ``text`` into word tokens with offsets into ``text`` as given."""
+def _split_at(spans: list[tuple[int, int]], cuts: set[int], text: str) -> list[tuple[int, int]]:
+    """Split spans that straddle a cut point (an entity boundary), dropping the space at the cut."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        inner = sorted(c for c in cuts if start < c < end)
+        for cut in [*inner, end]:
+            piece_start, piece_end = start, cut
+            while piece_start < piece_end and text[piece_start].isspace():
+                piece_start += 1
+            while piece_end > piece_start and text[piece_end - 1].isspace():
+                piece_end -= 1
+            if piece_start < piece_end:
+                out.append((piece_start, piece_end))
+            start = cut
+    return out
+
+
+def segment(text: str, segmenter: str = "underthesea", boundaries: frozenset[int] = frozenset()) -> list[Span]:
+    """Segment ``text`` into word tokens with offsets into ``text`` as given.
+
+    ``boundaries`` are offsets (in ``text``) where a token must end or start: at
+    training time, the entity annotations, so a segmenter's word never swallows
+    an entity's edge ("khai sinh online" -> "khai sinh" | "online").
+    """
     if segmenter not in SEGMENTERS:
         raise ValueError(f"unknown segmenter {segmenter!r}; choose one of {sorted(SEGMENTERS)}")
     norm, offsets = nfc_with_offsets(text)
@@ -126,11 +148,16 @@ def segment(text: str, segmenter: str = "underthesea") -> list[Span]:
     tail = norm[cursor:]
     if tail.strip():
         spans.extend(_locate(list(_cached_segment(segmenter, tail)), tail, cursor))
+    if boundaries:
+        back = {o: i for i, o in enumerate(offsets)}
+        spans = _split_at(spans, {back[b] for b in boundaries if b in back}, norm)
     tokens: list[Span] = []
     for start, end in spans:
         piece = norm[start:end]
         if _PUNCT_ONLY.match(piece):
             continue
         o_start, o_end = offsets[start], offsets[end]
-        tokens.append(Span(text=text[o_start:o_end], start=o_start, end=o_end, lemma=fold(piece)))
+        # The token's text is NFC (so "exact word" features match whatever the keyboard sent);
+        # its offsets still point into the text as received, so entity values are cut from it.
+        tokens.append(Span(text=piece, start=o_start, end=o_end, lemma=fold(piece)))
     return tokens

@@ -9,6 +9,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.segmentation import segment
@@ -47,5 +48,12 @@ class VietnameseTokenizer(Tokenizer):
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Tokenize one attribute of ``message``."""
         text = message.get(attribute) or ""
-        tokens = [Token(s.text, s.start, lemma=s.lemma) for s in segment(text, self._config["segmenter"])]
+        # Only training examples carry entities at this point: their edges become token edges.
+        edges = (
+            frozenset(offset for e in message.get(ENTITIES) or [] for offset in (e["start"], e["end"]))
+            if attribute == TEXT
+            else frozenset()
+        )
+        spans = segment(text, self._config["segmenter"], edges)
+        tokens = [Token(s.text, s.start, lemma=s.lemma) for s in spans]
         return self._apply_token_pattern(tokens)

@@ -1,0 +1,1 @@
+"""Custom actions for the Rasa action server. Thin: they call services in ``bot``."""

@@ -1,0 +1,51 @@
+"""Helpers shared by the actions: service singletons and sending a channel-neutral reply."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.answers import ProcedureAdvisor, Reply
+from bot.text import split_message
+
+logger = logging.getLogger(__name__)
+# Chat apps read better in short messages; connectors split again at their own hard limits.
+MESSAGE_LIMIT = 1200
+
+
+@lru_cache(maxsize=1)
+def advisor() -> ProcedureAdvisor:
+    """The process-wide advisor over the catalogue database (built on first use)."""
+    from bot.catalog.service import ProcedureCatalog
+
+    return ProcedureAdvisor(ProcedureCatalog())
+
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    """Send ``reply`` in chat-sized parts, the buttons with the last part."""
+    parts = split_message(reply.text, MESSAGE_LIMIT) or [""]
+    for part in parts[:-1]:
+        dispatcher.utter_message(text=part)
+    buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    dispatcher.utter_message(text=parts[-1], buttons=buttons or None)
+
+
+def entity_values(tracker: Tracker, name: str) -> list[str]:
+    """Values of entity ``name`` in the latest user message, in order."""
+    return [str(e["value"]) for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+
+
+def first_entity(tracker: Tracker, name: str) -> str | None:
+    """The first value of entity ``name`` in the latest user message, if any."""
+    values = entity_values(tracker, name)
+    return values[0] if values else None
+
+
+def latest_intent(tracker: Tracker) -> str:
+    """Name of the latest user message's intent ('' when none)."""
+    intent: dict[str, Any] = tracker.latest_message.get("intent") or {}
+    return str(intent.get("name") or "")

@@ -1,0 +1,1 @@
+"""Running the assistant: training and caching the model, evaluation, and the process runner."""

@@ -1,0 +1,66 @@
+"""``python -m bot model …`` and ``python -m bot run``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _ensure(args: argparse.Namespace) -> int:
+    from bot.runtime.model import ensure_model
+
+    ensure_model(force=args.force)
+    return 0
+
+
+def _fingerprint(args: argparse.Namespace) -> int:
+    from bot.runtime.model import model_path
+
+    print(model_path())
+    return 0
+
+
+def _story_test(args: argparse.Namespace) -> int:
+    from bot.runtime.model import story_test
+
+    return story_test()
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from bot.runtime.model import validate_data
+
+    return validate_data()
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from bot.runtime.evaluation import evaluate, gate, print_report
+    from bot.runtime.model import ensure_model
+
+    report = evaluate(ensure_model())
+    print_report(report)
+    failures = gate(report)
+    for failure in failures:
+        print(f"NLU quality gate FAILED: {failure}")
+    if not failures:
+        print("NLU quality gate passed.")
+    return 1 if failures else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.runtime.runner import run
+
+    return run()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``model`` and ``run`` command groups."""
+    model = subparsers.add_parser("model", help="train, test and evaluate the Rasa model")
+    sub = model.add_subparsers(dest="command", required=True)
+    ensure = sub.add_parser("ensure", help="train unless a model for the current data hash exists")
+    ensure.add_argument("--force", action="store_true", help="train even if a model exists")
+    ensure.set_defaults(func=_ensure)
+    sub.add_parser("path", help="print the model path for the current data").set_defaults(func=_fingerprint)
+    sub.add_parser("validate", help="rasa data validate, failing on unexpected warnings").set_defaults(func=_validate)
+    sub.add_parser("story-test", help="run the test stories (rasa test core)").set_defaults(func=_story_test)
+    sub.add_parser("eval", help="evaluate NLU on the held-out set; fail below the bar").set_defaults(func=_eval)
+    run = subparsers.add_parser("run", help="start the action server and Rasa on localhost")
+    run.set_defaults(func=_run)
