@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urljoin
 
 from aiohttp import web
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -41,19 +42,20 @@ async def run_aiohttp(app: web.Application) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def run_channel(channel: InputChannel, on_new_message: Any) -> AsyncIterator[str]:
-    """Serve a Rasa input channel's blueprint on a real sanic server, mounted as Rasa does (``/webhooks/<name>``)."""
+    """Serve a Rasa input channel's blueprint on a real sanic server, mounted where Rasa mounts it; yields that URL."""
     # test_mode makes sanic re-apply its start-up "touch-ups" to the original methods, so several apps can run
     # one after another in the same process (what sanic-testing does).
     Sanic.test_mode = True
     app = Sanic(f"channel_test_{uuid.uuid4().hex[:8]}", configure_logging=False)
-    app.blueprint(channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.url_prefix()}")
+    prefix = urljoin("/webhooks/", channel.url_prefix())  # exactly how rasa.core.channels.channel.register mounts it
+    app.blueprint(channel.blueprint(on_new_message), url_prefix=prefix)
     port = free_port()
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
     assert server is not None
     await server.startup()
     await server.start_serving()
     try:
-        yield f"http://127.0.0.1:{port}/webhooks/{channel.url_prefix()}"
+        yield f"http://127.0.0.1:{port}{prefix}"
     finally:
         server.close()
         await server.wait_closed()

@@ -1,0 +1,377 @@
+/*
+ * Trợ lý Dịch vụ công: web widget.
+ *
+ * Embed with one tag (everything else is loaded from the same server):
+ *   <script src="https://TRO-LY.EXAMPLE.GOV.VN/widget/widget.js" defer></script>
+ * Optional attributes: data-title, data-open="true", data-storage="session"
+ * (forget the conversation when the tab closes: for shared kiosks),
+ * data-server (socket.io server, default: where widget.js came from),
+ * data-socket-path (default "/socket.io/").
+ *
+ * Talks to Rasa's socketio channel (user_uttered / bot_uttered, session_persistence).
+ * No external fonts, CDNs or trackers. Messages are rendered as text nodes, never as HTML.
+ */
+(function () {
+  "use strict";
+  if (window.TroLyDVC && window.TroLyDVC.loaded) return;
+
+  var script = document.currentScript || (function () {
+    var all = document.querySelectorAll('script[src*="widget.js"]');
+    return all[all.length - 1];
+  })();
+  var scriptUrl = new URL(script.getAttribute("src"), window.location.href);
+  var data = script.dataset || {};
+  var cfg = {
+    base: scriptUrl.href.replace(/widget\.js(\?.*)?$/, ""),
+    server: data.server || scriptUrl.origin,
+    socketPath: data.socketPath || "/socket.io/",
+    title: data.title || "Trợ lý Dịch vụ công",
+    open: data.open === "true",
+    greeting: data.greeting ||
+      "Dạ, em là Trợ lý Dịch vụ công. Anh/chị cần hỏi về thủ tục hành chính nào ạ? " +
+      "Ví dụ: “đăng ký tạm trú cần giấy tờ gì”.",
+    historyHours: 24,
+    maxHistory: 200,
+    slowReplyMs: 30000
+  };
+  var store = (function () {
+    try {
+      var s = data.storage === "session" ? window.sessionStorage : window.localStorage;
+      s.setItem("tldvc:probe", "1");
+      s.removeItem("tldvc:probe");
+      return s;
+    } catch (e) {
+      var mem = {};
+      return {
+        getItem: function (k) { return Object.prototype.hasOwnProperty.call(mem, k) ? mem[k] : null; },
+        setItem: function (k, v) { mem[k] = String(v); },
+        removeItem: function (k) { delete mem[k]; }
+      };
+    }
+  })();
+  var KEY_SESSION = "tldvc:session", KEY_HISTORY = "tldvc:history", KEY_OPEN = "tldvc:open";
+
+  var socket = null, ready = false, pending = [], everConnected = false, slowTimer = null;
+  var history = loadHistory();
+  var ui = {};
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "className") node.className = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function chatIcon() {
+    // Inline SVG rather than an emoji: kiosks and servers often lack an emoji font.
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "20");
+    svg.setAttribute("height", "20");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function loadHistory() {
+    try {
+      var saved = JSON.parse(store.getItem(KEY_HISTORY) || "null");
+      if (saved && Date.now() - saved.savedAt < cfg.historyHours * 3600 * 1000 && Array.isArray(saved.items)) {
+        return saved.items;
+      }
+    } catch (e) { /* corrupted: start afresh */ }
+    return [];
+  }
+
+  function saveHistory() {
+    history = history.slice(-cfg.maxHistory);
+    try {
+      store.setItem(KEY_HISTORY, JSON.stringify({ savedAt: Date.now(), items: history }));
+    } catch (e) { /* storage full or blocked: the conversation still works */ }
+  }
+
+  function build() {
+    var link = el("link", { rel: "stylesheet", href: cfg.base + "widget.css" });
+    document.head.appendChild(link);
+
+    var root = el("div", { className: "tldvc", id: "tldvc-root", lang: "vi" });
+    ui.launcher = el("button", {
+      type: "button", className: "tldvc-launcher", "aria-controls": "tldvc-panel", "aria-expanded": "false"
+    }, "Hỏi trợ lý");
+    ui.launcher.insertBefore(chatIcon(), ui.launcher.firstChild);
+
+    ui.panel = el("section", { className: "tldvc-panel", id: "tldvc-panel", role: "region",
+      "aria-labelledby": "tldvc-title" });
+    ui.panel.hidden = true;
+    var header = el("header", { className: "tldvc-header" });
+    header.appendChild(el("h2", { id: "tldvc-title", className: "tldvc-title" }, cfg.title));
+    ui.reset = el("button", { type: "button", className: "tldvc-reset",
+      title: "Xoá nội dung và bắt đầu cuộc trò chuyện mới" }, "Trò chuyện mới");
+    ui.close = el("button", { type: "button", className: "tldvc-close", "aria-label": "Đóng trợ lý" }, "×");
+    header.appendChild(ui.reset);
+    header.appendChild(ui.close);
+
+    ui.status = el("p", { className: "tldvc-status", role: "status", "aria-live": "polite" });
+    ui.log = el("ol", { className: "tldvc-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
+      "aria-label": "Nội dung trò chuyện", tabindex: "0" });
+    ui.typing = el("p", { className: "tldvc-typing", "aria-live": "polite" });
+    ui.typing.hidden = true;
+
+    ui.form = el("form", { className: "tldvc-form" });
+    var label = el("label", { "for": "tldvc-input", className: "tldvc-sr" }, "Câu hỏi của anh/chị");
+    ui.input = el("textarea", { id: "tldvc-input", className: "tldvc-input", rows: "1", maxlength: "1000",
+      placeholder: "Nhập câu hỏi rồi nhấn Enter…", autocomplete: "off" });
+    ui.send = el("button", { type: "submit", className: "tldvc-send" }, "Gửi");
+    ui.form.appendChild(label);
+    ui.form.appendChild(ui.input);
+    ui.form.appendChild(ui.send);
+    var hint = el("p", { className: "tldvc-hint", id: "tldvc-hint" },
+      "Xin đừng gửi mật khẩu hay mã OTP qua khung trò chuyện này.");
+    ui.input.setAttribute("aria-describedby", "tldvc-hint");
+
+    ui.panel.appendChild(header);
+    ui.panel.appendChild(ui.status);
+    ui.panel.appendChild(ui.log);
+    ui.panel.appendChild(ui.typing);
+    ui.panel.appendChild(ui.form);
+    ui.panel.appendChild(hint);
+    root.appendChild(ui.panel);
+    root.appendChild(ui.launcher);
+    document.body.appendChild(root);
+
+    ui.launcher.addEventListener("click", function () { toggle(ui.panel.hidden); });
+    ui.close.addEventListener("click", function () { toggle(false); });
+    ui.reset.addEventListener("click", resetConversation);
+    root.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && !ui.panel.hidden) { toggle(false); }
+    });
+    ui.form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = ui.input.value.trim();
+      if (!text) return;
+      ui.input.value = "";
+      sendUser(text, text);
+    });
+    ui.input.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        ui.form.requestSubmit ? ui.form.requestSubmit() : ui.form.dispatchEvent(new Event("submit"));
+      }
+    });
+  }
+
+  function toggle(open) {
+    ui.panel.hidden = !open;
+    ui.launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    store.setItem(KEY_OPEN, open ? "1" : "0");
+    if (open) {
+      connect();
+      ui.input.focus();
+      scrollDown();
+    } else {
+      ui.launcher.focus();
+    }
+  }
+
+  function renderAll() {
+    ui.log.textContent = "";
+    if (!history.length) {
+      renderMessage({ from: "bot", text: cfg.greeting, local: true }, false);
+    }
+    history.forEach(function (item, i) { renderMessage(item, i === history.length - 1); });
+    scrollDown();
+  }
+
+  function appendText(parent, text) {
+    // Links become <a>; everything else stays text (no HTML injection possible).
+    var re = /(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]])/g, last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = el("a", { href: m[1], target: "_blank", rel: "noopener noreferrer" }, m[1]);
+      parent.appendChild(a);
+      last = m.index + m[1].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function renderMessage(item, withButtons) {
+    var li = el("li", { className: "tldvc-msg tldvc-" + item.from });
+    li.appendChild(el("span", { className: "tldvc-sr" }, item.from === "user" ? "Anh/chị: " : "Trợ lý: "));
+    var bubble = el("div", { className: "tldvc-bubble" });
+    appendText(bubble, item.text || "");
+    (item.links || []).forEach(function (link) {
+      var p = el("p", { className: "tldvc-link" });
+      p.appendChild(el("a", { href: link.url, target: "_blank", rel: "noopener noreferrer" }, link.title));
+      bubble.appendChild(p);
+    });
+    li.appendChild(bubble);
+    if (withButtons && item.buttons && item.buttons.length) {
+      var group = el("div", { className: "tldvc-replies", role: "group", "aria-label": "Gợi ý trả lời" });
+      item.buttons.forEach(function (b) {
+        var btn = el("button", { type: "button", className: "tldvc-reply", "data-payload": b.payload }, b.title);
+        btn.addEventListener("click", function () { sendUser(b.title, b.payload); });
+        group.appendChild(btn);
+      });
+      li.appendChild(group);
+    }
+    ui.log.appendChild(li);
+  }
+
+  function clearButtons() {
+    var groups = ui.log.querySelectorAll(".tldvc-replies");
+    for (var i = 0; i < groups.length; i++) groups[i].parentNode.removeChild(groups[i]);
+  }
+
+  function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
+
+  function setStatus(text) { ui.status.textContent = text || ""; }
+
+  function setTyping(on) {
+    ui.typing.hidden = !on;
+    ui.typing.textContent = on ? "Trợ lý đang trả lời…" : "";
+    ui.panel.classList.toggle("tldvc-busy", on);
+    ui.panel.setAttribute("aria-busy", on ? "true" : "false");
+    clearTimeout(slowTimer);
+    if (on) {
+      slowTimer = setTimeout(function () {
+        setTyping(false);
+        setStatus("Dạ, hệ thống đang phản hồi chậm. Anh/chị vui lòng chờ thêm hoặc gửi lại câu hỏi.");
+      }, cfg.slowReplyMs);
+    }
+  }
+
+  function sendUser(shown, payload) {
+    clearButtons();
+    var item = { from: "user", text: shown };
+    history.push(item);
+    saveHistory();
+    renderMessage(item, false);
+    scrollDown();
+    setTyping(true);
+    ui.input.focus();
+    if (ready) emitMessage(payload);
+    else {
+      pending.push(payload);
+      if (everConnected) setStatus("Mất kết nối. Câu hỏi sẽ được gửi khi kết nối lại…");
+      connect();
+    }
+  }
+
+  function emitMessage(payload) {
+    socket.emit("user_uttered", { message: payload, session_id: store.getItem(KEY_SESSION) });
+  }
+
+  function onBotMessage(msg) {
+    if (!msg || typeof msg !== "object") return;
+    setTyping(false);
+    setStatus("");
+    var buttons = (msg.quick_replies || msg.buttons || []).filter(function (b) { return b && b.title; })
+      .map(function (b) { return { title: String(b.title), payload: String(b.payload || b.title) }; });
+    var links = [];
+    var att = msg.attachment;
+    if (att && att.payload && (att.payload.src || att.payload.url)) {
+      links.push({ title: att.payload.title || "Tệp đính kèm", url: att.payload.src || att.payload.url });
+    }
+    if (!msg.text && !buttons.length && !links.length) return;
+    clearButtons();
+    var item = { from: "bot", text: msg.text || "", buttons: buttons, links: links };
+    history.push(item);
+    saveHistory();
+    renderMessage(item, true);
+    scrollDown();
+  }
+
+  function connect() {
+    if (socket) return;
+    if (typeof window.io !== "function") {
+      loadClient(connect);
+      return;
+    }
+    setStatus("Đang kết nối…");
+    socket = window.io(cfg.server, {
+      path: cfg.socketPath,
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 10000
+    });
+    socket.on("connect", function () {
+      socket.emit("session_request", { session_id: store.getItem(KEY_SESSION) });
+    });
+    socket.on("session_confirm", function (info) {
+      var id = info && typeof info === "object" ? info.session_id : info;
+      if (id) store.setItem(KEY_SESSION, id);
+      var wasReconnect = everConnected;
+      ready = true;
+      everConnected = true;
+      setStatus(wasReconnect ? "Đã kết nối lại." : "");
+      var queue = pending;
+      pending = [];
+      queue.forEach(emitMessage);
+    });
+    socket.on("bot_uttered", onBotMessage);
+    socket.on("disconnect", function () {
+      ready = false;
+      setStatus("Mất kết nối. Đang kết nối lại…");
+    });
+    socket.on("connect_error", function () {
+      ready = false;
+      setStatus(everConnected ? "Mất kết nối. Đang kết nối lại…" : "Chưa kết nối được tới máy chủ. Đang thử lại…");
+    });
+  }
+
+  var clientLoading = false, clientWaiters = [];
+  function loadClient(done) {
+    clientWaiters.push(done);
+    if (clientLoading) return;
+    clientLoading = true;
+    var s = document.createElement("script");
+    s.src = cfg.base + "socket.io.min.js";
+    s.onload = function () { clientWaiters.splice(0).forEach(function (f) { f(); }); };
+    s.onerror = function () {
+      clientLoading = false;
+      setStatus("Không tải được thành phần kết nối. Anh/chị vui lòng tải lại trang sau ít phút.");
+    };
+    document.head.appendChild(s);
+  }
+
+  function resetConversation() {
+    history = [];
+    saveHistory();
+    store.removeItem(KEY_SESSION);
+    if (socket) {
+      socket.disconnect();
+      socket = null;
+      ready = false;
+    }
+    setTyping(false);
+    renderAll();
+    connect();
+    ui.input.focus();
+  }
+
+  function start() {
+    build();
+    renderAll();
+    var open = cfg.open || store.getItem(KEY_OPEN) === "1";
+    if (open) toggle(true);
+  }
+
+  window.TroLyDVC = {
+    loaded: true,
+    open: function () { toggle(true); },
+    close: function () { toggle(false); },
+    send: function (text) { toggle(true); sendUser(text, text); },
+    reset: function () { resetConversation(); }
+  };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
