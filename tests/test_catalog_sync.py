@@ -3,74 +3,19 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from catalog_helpers import PORTAL_MINI
+from catalog_helpers import PORTAL_MINI, FakePortal
 from sqlalchemy.engine import Engine
 
 from bot.catalog.errors import PortalSyncError
 from bot.catalog.importer import import_portal
 from bot.catalog.schema import upgrade
 from bot.catalog.service import ProcedureCatalog
-from bot.catalog.sync import DETAIL_PATH, LIST_PATH, STATE_FILE, PortalClient, sync
-
-
-class FakePortal:
-    """Replays catalogue rows (cursor-paginated by lastId) and detail responses, with injectable failures."""
-
-    def __init__(self, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
-        self.rows, self.details = rows, details
-        self.fail_next: list[int] = []  # statuses to answer before serving normally
-        self.broken_from_row: int | None = None  # list requests from this row on always fail
-        self.requests: list[tuple[str, dict[str, Any], str]] = []
-        portal = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, payload: Any) -> None:
-                body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                portal.requests.append((self.path, body, self.headers.get("User-Agent", "")))
-                if portal.fail_next:
-                    self._send(portal.fail_next.pop(0), {"code": "ERROR"})
-                elif self.path == LIST_PATH:
-                    ids = [r["id"] for r in portal.rows]
-                    start = ids.index(body["lastId"]) + 1 if body.get("lastId") else 0
-                    if portal.broken_from_row is not None and start >= portal.broken_from_row:
-                        self._send(503, {"code": "ERROR"})
-                        return
-                    page = portal.rows[start : start + int(body.get("size", 10))]
-                    self._send(201, {"code": "OK", "data": {"rows": page, "total": len(ids)}})
-                elif self.path == DETAIL_PATH and body.get("id") in portal.details:
-                    self._send(201, portal.details[body["id"]])
-                else:
-                    self._send(404, {"code": "NOT_FOUND"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def list_cursors(self) -> list[str | None]:
-        return [body.get("lastId") for path, body, _ in self.requests if path == LIST_PATH]
+from bot.catalog.sync import STATE_FILE, PortalClient, sync
 
 
 def _load(directory: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
