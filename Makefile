@@ -23,6 +23,7 @@ install:
 db: install
 	@$(PY) -m bot db upgrade
 	@$(PY) -m bot catalog load
+	@$(PY) -m bot dossier seed-demo
 
 train: install
 	@$(PY) -m bot model ensure
@@ -36,7 +37,7 @@ pytest: install
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 validate: install
-	@$(RASA) data validate --fail-on-warnings --quiet
+	@$(PY) -m bot model validate
 
 story-test: train
 	@$(PY) -m bot model story-test

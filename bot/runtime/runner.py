@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import yaml
+
 from bot.config import PROJECT_ROOT
 from bot.runtime.model import _rasa_env, ensure_model, rasa_executable
 
@@ -45,12 +47,27 @@ def _log(path: Path) -> IO[bytes]:
     return path.open("ab")
 
 
-def start_servers(model: Path, ports: Ports = Ports(), *, log_dir: Path | None = None) -> list[subprocess.Popen[bytes]]:
+def runtime_endpoints(ports: Ports, target: Path, tracker_db: Path | None = None) -> Path:
+    """endpoints.yml with the action server's port and, if given, another SQLite tracker database."""
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    endpoints.setdefault("action_endpoint", {})["url"] = f"http://{ports.host}:{ports.actions}/webhook"
+    store = endpoints.get("tracker_store") or {}
+    if tracker_db is not None and store.get("dialect") == "sqlite":
+        store["db"] = str(tracker_db)
+    elif store.get("dialect") == "sqlite":
+        Path(PROJECT_ROOT / store["db"]).parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def start_servers(
+    model: Path, ports: Ports = Ports(), *, log_dir: Path | None = None, tracker_db: Path | None = None
+) -> list[subprocess.Popen[bytes]]:
     """Start the action server, then Rasa (REST + socket.io + configured channels); wait until both answer."""
     env = _rasa_env()
-    env.setdefault("ACTION_SERVER_URL", f"http://{ports.host}:{ports.actions}/webhook")
     log_dir = log_dir or PROJECT_ROOT / "var" / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
+    endpoints = runtime_endpoints(ports, log_dir / "endpoints.yml", tracker_db)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         actions = subprocess.Popen(
@@ -62,12 +79,12 @@ def start_servers(model: Path, ports: Ports = Ports(), *, log_dir: Path | None =
         _wait_http(f"http://{ports.host}:{ports.actions}/health", actions, 120)
         from bot.channels.credentials import write_credentials
 
-        credentials = write_credentials(PROJECT_ROOT / "var" / "credentials.yml")
+        credentials = write_credentials(log_dir / "credentials.yml")
         rasa = subprocess.Popen(
             [
                 rasa_executable(), "run", "--model", str(model), "--enable-api", "--cors", "*",
                 "--interface", ports.host, "--port", str(ports.rasa),
-                "--credentials", str(credentials), "--endpoints", "endpoints.yml",
+                "--credentials", str(credentials), "--endpoints", str(endpoints),
             ],
             cwd=PROJECT_ROOT, env=env, start_new_session=True,
             stdout=_log(log_dir / "rasa.log"), stderr=subprocess.STDOUT,

@@ -1,0 +1,129 @@
+"""Closed-loop load on the REST webhook, with the action server and the SQL tracker store.
+
+Starts its own action server and Rasa server (on spare ports, SQLite tracker
+store under a temporary folder), then runs N simulated citizens, each sending
+the next message of a realistic conversation as soon as the previous reply
+arrives. Prints p50/p95/p99 latency per turn and turns per second at each
+concurrency, and the Rasa server's resident memory. Traffic goes to 127.0.0.1
+only; every loop is bounded in turns and in time.
+
+    python bench/webhook_bench.py [--users 1 20] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.runtime.model import ensure_model
+from bot.runtime.runner import Ports, start_servers, stop_servers
+
+CONVERSATION = [
+    "xin chào",
+    "đăng ký tạm trú cần giấy tờ gì",
+    "còn lệ phí thì sao?",
+    "mất bao lâu?",
+    "lam cccd o dau",
+    "đổi gplx online được không",
+    "cảm ơn",
+]
+MAX_TURNS_PER_USER = 2000
+
+
+async def _user(session: aiohttp.ClientSession, url: str, uid: str, deadline: float, out: list[float]) -> None:
+    turn = 0
+    while time.monotonic() < deadline and turn < MAX_TURNS_PER_USER:
+        text = CONVERSATION[turn % len(CONVERSATION)]
+        started = time.perf_counter()
+        async with session.post(url, json={"sender": uid, "message": text}) as resp:
+            body = await resp.json()
+            if resp.status != 200 or not body:
+                raise RuntimeError(f"bad reply to {text!r}: {resp.status} {body!r}")
+        out.append(time.perf_counter() - started)
+        turn += 1
+
+
+async def _run(url: str, users: int, seconds: float, tag: str) -> dict[str, float]:
+    latencies: list[float] = []
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        # Warm-up: one conversation, not measured.
+        await _user(session, url, f"warmup-{tag}", time.monotonic() + 3, [])
+        started = time.monotonic()
+        deadline = started + seconds
+        await asyncio.gather(*(_user(session, url, f"{tag}-{i}", deadline, latencies) for i in range(users)))
+        elapsed = time.monotonic() - started
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+    return {
+        "users": users,
+        "turns": len(ordered),
+        "turns_per_s": len(ordered) / elapsed,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (Rasa may fork helpers)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().split()
+            if int(entry.name) == pid or int(stat[3]) == pid:
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 20])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    model = ensure_model()
+    with tempfile.TemporaryDirectory() as tmp:
+        # A private tracker database, so the benchmark never touches var/.
+        os.environ["BOT_VAR_DIR"] = tmp
+        ports = Ports(
+            rasa=int(os.environ.get("BENCH_RASA_PORT", "5105")),
+            actions=int(os.environ.get("BENCH_ACTION_PORT", "5155")),
+        )
+        procs = start_servers(model, ports, log_dir=Path(tmp), tracker_db=Path(tmp) / "tracker.db")
+        try:
+            url = f"http://{ports.host}:{ports.rasa}/webhooks/rest/webhook"
+            print(f"model {model.name}; REST webhook {url}; SQL tracker store (SQLite); action server")
+            for users in args.users:
+                r = asyncio.run(_run(url, users, args.seconds, f"u{users}"))
+                print(
+                    f"users={r['users']:>3}  turns={r['turns']:>5}  turns/s={r['turns_per_s']:7.1f}  "
+                    f"p50={r['p50_ms']:6.1f} ms  p95={r['p95_ms']:6.1f} ms  p99={r['p99_ms']:6.1f} ms"
+                )
+            print(f"Rasa server resident memory: {_rss_mb(procs[-1].pid):.0f} MB; "
+                  f"action server: {_rss_mb(procs[0].pid):.0f} MB")  # fmt: skip
+        finally:
+            stop_servers(procs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
