@@ -105,6 +105,7 @@ def test_overdue_and_other_statuses_in_view(lookup: DossierLookup) -> None:
     overdue = lookup.status(OVERDUE, "1357", "u", "rest")
     assert isinstance(overdue, Verified) and overdue.view.overdue and overdue.view.days_overdue == 38
     assert "đã quá hạn 38 ngày" in format_view(overdue.view) and "xin lỗi" in format_view(overdue.view)
+    assert "chờ đến ngày hẹn" not in overdue.view.next_step  # no "wait for the date" once it has passed
     returned = lookup.status(RETURNED, "4321", "u", "rest")
     assert isinstance(returned, Verified) and not returned.view.overdue
     assert returned.view.status_label == "Đã trả kết quả"
@@ -113,6 +114,8 @@ def test_overdue_and_other_statuses_in_view(lookup: DossierLookup) -> None:
 
 
 def test_refusal_paths(lookup: DossierLookup) -> None:
+    sentence = lookup.status("tra cứu hồ sơ 000.00.00.h99-261120-0001 giúp em", "6789", "s", "rest")
+    assert isinstance(sentence, Verified) and sentence.view.code == DEMO
     invalid = lookup.status("000.00.H99-261120", "6789", "u", "rest")
     assert isinstance(invalid, InvalidCode) and "000.00.12.H61-240831-0001" in invalid.message
     digits = lookup.status(DEMO, "67", "u", "rest")
@@ -260,3 +263,12 @@ def test_concurrent_lookups_use_separate_sessions(lookup: DossierLookup) -> None
     for t in threads:
         t.join()
     assert not errors and len(results) == 8 and all(isinstance(r, Verified) for r in results)
+
+
+def test_names_provider_feeds_log_masking(store: DossierStore) -> None:
+    from bot.privacy import mask_text
+
+    provider = store.names_provider(ttl=60)
+    names = provider()
+    assert "NGUYỄN VĂN DEMO" in names and provider() is names  # cached
+    assert mask_text("hồ sơ của nguyễn văn demo", names) == "hồ sơ của n*** v*** d***"

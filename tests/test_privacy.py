@@ -164,3 +164,9 @@ def test_install_log_masking_covers_root_and_rasa_handlers() -> None:
     combined = root_stream.getvalue() + sanic_stream.getvalue() + late_stream.getvalue()
     assert not PHONE_DIGITS.search(combined.replace(" ", "")), combined
     assert "091*****78" in combined
+
+
+def test_many_names_use_one_cached_pattern() -> None:
+    names = [f"Nguyễn Văn Thử{i}" for i in range(2000)] + ["Lê Thị Mẫu"]
+    masked = mask_text("Lê Thị Mẫu và le thi mau, Nguyễn Văn Thử1999", names)
+    assert masked == "L*** T*** M*** và l*** t*** m***, N*** V*** T***"

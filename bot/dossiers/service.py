@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.dossiers.codes import InvalidDossierCode, normalize_code
+from bot.dossiers.codes import InvalidDossierCode, extract_code, normalize_code
 from bot.dossiers.config import dossier_settings
 from bot.dossiers.models import utcnow
 from bot.dossiers.source import DossierRecord, DossierSource, DossierSourceUnavailable, sender_ref
@@ -189,11 +189,6 @@ def format_view(view: DossierView) -> str:
         f"- Ngày hẹn trả kết quả: {promised}",
         f"Việc anh/chị cần làm: {view.next_step}",
     ]
-    if view.overdue:
-        lines.append(
-            "Hồ sơ đã quá ngày hẹn trả. Anh/chị có thể liên hệ bộ phận một cửa nơi nộp hồ sơ để hỏi; khi trễ hẹn, "
-            "cơ quan giải quyết phải có văn bản xin lỗi và hẹn lại ngày trả kết quả ạ."
-        )
     return "\n".join(lines)
 
 
@@ -221,8 +216,21 @@ def format_result(result: LookupResult) -> str:
     raise TypeError(f"not a lookup result: {result!r}")
 
 
+_OVERDUE_STEP = (
+    "Hồ sơ đã quá ngày hẹn trả. Anh/chị có thể liên hệ bộ phận một cửa nơi nộp hồ sơ để hỏi; khi trễ hẹn, "
+    "cơ quan giải quyết phải có văn bản xin lỗi và hẹn lại ngày trả kết quả ạ."
+)
+# Statuses whose usual advice is "wait for the promised date": replaced by the overdue advice once it has passed.
+_WAITING = frozenset({1, 2, 4})
+
+
 def _view(record: DossierRecord, today: date) -> DossierView:
     info = status_info(record.status)
+    overdue = is_overdue(record.status, record.promised_date, today)
+    if overdue:
+        next_step = _OVERDUE_STEP if int(info.status) in _WAITING else f"{info.next_step} {_OVERDUE_STEP}"
+    else:
+        next_step = info.next_step
     return DossierView(
         code=record.code,
         procedure_code=record.procedure_code,
@@ -232,9 +240,9 @@ def _view(record: DossierRecord, today: date) -> DossierView:
         receiving_unit=record.receiving_unit,
         received_date=record.received_date,
         promised_date=record.promised_date,
-        overdue=is_overdue(record.status, record.promised_date, today),
+        overdue=overdue,
         days_overdue=days_overdue(record.status, record.promised_date, today),
-        next_step=info.next_step,
+        next_step=next_step,
         is_demo=record.is_demo,
     )
 
@@ -291,6 +299,10 @@ class DossierLookup:
         try:
             norm = normalize_code(code)
         except InvalidDossierCode as exc:
+            # A whole sentence ("tra cứu hồ sơ 000.00...") still carries a usable code.
+            found = extract_code(str(code or ""))
+            if found is not None:
+                return self.status(found, phone_last4, sender_id, channel)
             # What was typed may be anything (even a phone number): keep only a masked excerpt.
             audit("invalid_code", mask_text(str(code or ""))[:40], exc.reason)
             return InvalidCode(exc.user_message)

@@ -7,9 +7,13 @@ session, so one store can be shared by threads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
@@ -153,6 +157,23 @@ class DossierStore:
                 .order_by(StatusHistoryRow.changed_at, StatusHistoryRow.id)
             ).all()
             return [(r.status, r.changed_at) for r in rows]
+
+    def names_provider(self, ttl: float = 300.0) -> Callable[[], list[str]]:
+        """A cached :meth:`names` for ``install_log_masking(names=...)`` (refreshed every ``ttl`` seconds)."""
+        # RLock + "at" set before querying: a log record emitted during the query itself re-enters
+        # the provider and must get the old list instead of deadlocking or recursing.
+        lock = threading.RLock()
+        cache: dict[str, Any] = {"at": -ttl - 1.0, "names": []}
+
+        def provider() -> list[str]:
+            with lock:
+                if time.monotonic() - cache["at"] > ttl:
+                    cache["at"] = time.monotonic()
+                    with contextlib.suppress(Exception):
+                        cache["names"] = self.names()
+                return cache["names"]
+
+        return provider
 
     def names(self, limit: int = 10_000) -> list[str]:
         """Applicants' names, for masking them in logs."""

@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from bot.text import fold, nfc
 
@@ -104,31 +105,24 @@ def mask_name(name: str) -> str:
     return " ".join(part[:1] + "***" for part in nfc(name).split())
 
 
-def _name_patterns(names: Iterable[str]) -> list[re.Pattern[str]]:
-    patterns: list[re.Pattern[str]] = []
-    seen: set[str] = set()
+@lru_cache(maxsize=8)
+def _names_regex(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One alternation over every name and its diacritic-free form (cached: the list rarely changes)."""
+    variants: set[str] = set()
     for raw in names:
         name = " ".join(nfc(raw or "").split())
-        if len(name) < 3 or name.casefold() in seen:
-            continue
-        seen.add(name.casefold())
-        parts = [re.escape(p) for p in name.split()]
-        patterns.append(re.compile(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)", re.IGNORECASE))
-    return patterns
+        if len(name) >= 3:
+            variants.add(name.casefold())
+            variants.add(fold(name))
+    if not variants:
+        return None
+    alternatives = [r"\s+".join(re.escape(p) for p in v.split()) for v in sorted(variants, key=len, reverse=True)]
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
 def _mask_names(text: str, names: Iterable[str]) -> str:
-    names = [n for n in names if n]
-    if not names:
-        return text
-    for pattern in _name_patterns(names):
-        text = pattern.sub(lambda m: mask_name(m.group(0)), text)
-    # A name typed without diacritics ("nguyen van demo") is still the same person.
-    folded_names = {fold(n) for n in names if fold(n) != n.casefold()}
-    if folded_names:
-        for pattern in _name_patterns(folded_names):
-            text = pattern.sub(lambda m: mask_name(m.group(0)), text)
-    return text
+    pattern = _names_regex(tuple(sorted({n for n in names if n})))
+    return pattern.sub(lambda m: mask_name(m.group(0)), text) if pattern is not None else text
 
 
 def _mask_unprotected(segment: str) -> str:
