@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from catalog_helpers import PORTAL_MINI, curated_record, write_record
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 import bot.catalog.models  # noqa: F401 - registers the tables on Base
+from bot.catalog.importer import SKIP_CURATED, import_portal
+from bot.catalog.loader import load_curated
 from bot.catalog.schema import current_revision, head_revision, is_up_to_date, upgrade
+from bot.catalog.service import ProcedureCatalog
 from bot.db import Base
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -92,3 +97,17 @@ def test_upgrade_postgresql_matches_models(pg_schema_engine: Engine) -> None:
     assert tables >= CATALOG_TABLES
     assert current_revision(pg_schema_engine) == head_revision()
     assert _catalog_diffs(pg_schema_engine) == []
+
+
+def test_import_and_read_on_postgresql(pg_schema_engine: Engine, tmp_path: Path) -> None:
+    """The writer and the reader work on PostgreSQL too (JSON, booleans, big integers, cascades)."""
+    upgrade(pg_schema_engine)
+    write_record(tmp_path / "cat", curated_record("9.000001"))
+    assert load_curated(tmp_path / "cat", pg_schema_engine).loaded == 1
+    s = import_portal(PORTAL_MINI, pg_schema_engine, progress=False)
+    assert (s.loaded, s.procedures) == (3, 4) and s.reasons()[SKIP_CURATED] == 2
+    again = import_portal(PORTAL_MINI, pg_schema_engine, progress=False)
+    assert (again.loaded, again.updated, again.unchanged) == (0, 0, 3)
+    catalog = ProcedureCatalog(pg_schema_engine)
+    assert catalog.get("9.000001").origin == "curated"
+    assert catalog.get("9.000002", "Bắc Ninh").methods[0].processing_time == 7.5

@@ -84,7 +84,11 @@ class ImportSummary:
         ]
         for reason, n in sorted(self.reasons().items()):
             examples = ", ".join(
-                f"{s.code or '?'}{'/' + s.province if s.province else ''}" for s in self.skipped if s.reason == reason
+                dict.fromkeys(
+                    f"{s.code or '?'}{'/' + s.province if s.province else ''}"
+                    for s in self.skipped
+                    if s.reason == reason
+                )
             )
             lines.append(f"  skipped {n}: {reason}: {_shorten(examples, 200)}")
         lines += [f"  warning: {w}" for w in self.warnings]
