@@ -139,3 +139,45 @@ def test_keyboard_rows_buttons_then_links() -> None:
     assert markup is not None
     rows = markup.to_dict()["inline_keyboard"]
     assert rows == [[{"text": "A", "callback_data": "/a"}], [{"text": "Web", "url": "https://x.vn"}]]
+
+
+async def test_polling_runner_forwards_updates_to_the_webhook(channel: TelegramInput, fake_tg: Any) -> None:
+    from bot.channels.telegram_poll import poll
+
+    fake, base_url = fake_tg
+    fake.updates = [tg_text_update(20, CHAT, "thủ tục cấp lại căn cước"), tg_callback_update(21, CHAT, "/ask_fee")]
+    rasa = FakeRasa()
+    async with run_channel(channel, rasa) as base:
+        forwarded = await poll(
+            token=TOKEN, secret=SECRET, forward_url=f"{base}/webhook", base_url=base_url, timeout=0, max_rounds=2
+        )
+    assert forwarded == 2
+    assert [m.text for m in rasa.received] == ["thủ tục cấp lại căn cước", "/ask_fee"]
+    offsets = [int(c.get("offset") or 0) for c in fake.calls_to("getUpdates")]
+    assert offsets[0] == 0 and offsets[1] == 22, "the offset moves past forwarded updates only"
+    assert fake.calls_to("deleteWebhook"), "a registered webhook would block getUpdates"
+    assert len(fake.calls_to("sendMessage")) == 2
+
+
+async def test_polling_runner_with_wrong_secret_stops_loudly(channel: TelegramInput, fake_tg: Any) -> None:
+    from bot.channels.telegram_poll import poll
+
+    fake, base_url = fake_tg
+    fake.updates = [tg_text_update(30, CHAT, "xin chào")]
+    rasa = FakeRasa()
+    async with run_channel(channel, rasa) as base:
+        with pytest.raises(RuntimeError, match="TELEGRAM_SECRET_TOKEN"):
+            await poll(token=TOKEN, secret="other", forward_url=f"{base}/webhook", base_url=base_url, max_rounds=1)
+    assert rasa.received == []
+
+
+async def test_set_webhook_sends_secret_and_update_types(fake_tg: Any) -> None:
+    from bot.channels.telegram_poll import set_webhook
+
+    fake, base_url = fake_tg
+    assert await set_webhook(
+        "https://tro-ly.example.gov.vn/webhooks/telegram_ptb/webhook", token=TOKEN, secret=SECRET, base_url=base_url
+    )
+    call = fake.calls_to("setWebhook")[0]
+    assert call["secret_token"] == SECRET
+    assert call["allowed_updates"] == ["message", "callback_query"]
