@@ -1,0 +1,544 @@
+"""Find administrative procedures from what a citizen types.
+
+Citizens name a procedure loosely: "lam cccd", "đk tạm trú", "gplx hết hạn",
+"sang tên sổ đỏ", or a whole question ("cho em hỏi làm giấy khai sinh cho con
+cần gì ạ"). :class:`SearchIndex` ranks catalogue entries (name + aliases)
+against such text. It is pure Python + numpy + rapidfuzz: no Rasa, no database.
+
+How a query is scored
+---------------------
+1. A procedure code in the text ("1.004222", "1004222") short-circuits: the
+   entries with that code come first with score 100.
+2. The text is folded (case, diacritics, NFC/NFD) and teencode/abbreviations
+   are expanded (:func:`bot.text.expand`); a few citizen phrasings are mapped to
+   the portal's wording ("sổ đỏ" -> "giấy chứng nhận quyền sử dụng đất"), and
+   conversational filler ("cho em hỏi", "cần gì", "ạ", "thủ tục", "làm") is dropped.
+   Names and aliases go through the same pipeline at build time.
+3. Every remaining word is weighted by its rarity in the catalogue (IDF over
+   entries), so words that appear in half the catalogue ("cấp", "thủ tục",
+   "giấy") count little and distinctive ones ("khai sinh", "tạm trú") a lot.
+   Misspelt words are mapped to the closest catalogue word with rapidfuzz; words
+   unknown to the catalogue keep a fixed weight, so an off-topic question
+   ("mua vé máy bay") cannot be fully explained by any entry.
+4. A token inverted index gives each name/alias the weight of the query words it
+   contains; ``recall`` (share of the query explained) and ``precision`` (share of
+   the name covered) combine into a word score. The best few hundred names are
+   re-scored with rapidfuzz's ``token_sort_ratio`` (character-level, order-free)
+   and the two are blended.
+
+What scores mean
+----------------
+* ``100``: the query contains the procedure's code. Nothing else scores 100.
+* ``90–99``: the query is (nearly) a name or alias of the entry, in any order,
+  case or spelling.
+* ``70–90``: the query's distinctive words are all in the name, but the name says
+  more (e.g. "hộ chiếu" against "Cấp hộ chiếu phổ thông ở trong nước").
+* ``MIN_SCORE``–70: a partial match; worth offering as "anh/chị có ý hỏi…?".
+* below :data:`MIN_SCORE`: not returned.
+
+Curated entries get :data:`CURATED_BOOST` points (capped at 99), enough to win
+ties and near-ties against portal rows but not a clearly better match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from rapidfuzz import fuzz, process
+
+from bot.text import expand, fold, nfc
+
+__all__ = [
+    "AMBIGUITY_MARGIN",
+    "CURATED_BOOST",
+    "MIN_SCORE",
+    "Candidate",
+    "SearchEntry",
+    "SearchIndex",
+    "index_from_curated_dir",
+    "load_curated_entries",
+    "normalise_code",
+]
+
+#: Candidates below this score are not returned (see the module docstring).
+MIN_SCORE = 45.0
+#: Points added to curated entries' scores (capped at 99) so they win ties.
+CURATED_BOOST = 3.0
+#: Default score gap under which the two best procedures count as ambiguous.
+AMBIGUITY_MARGIN = 6.0
+
+_CODE_SCORE = 100.0
+# Text scores are scaled into 0.._TEXT_CAP (not clipped, which would erase the
+# difference between two near-perfect matches) so that the curated boost still
+# separates two perfect matches and a text match never reaches a code's 100.
+_TEXT_CAP = 99.0 - CURATED_BOOST
+# Word score = recall^a * (floor + (1 - floor) * precision): citizens name a
+# procedure partially ("hộ chiếu" for "Cấp hộ chiếu phổ thông ở trong nước (thực
+# hiện tại cấp tỉnh)"), so explaining the query matters more than covering the
+# whole portal name; precision mostly orders names that explain the query equally.
+_RECALL_EXP = 1.5
+_PRECISION_FLOOR = 0.5
+# Share of the final score from rapidfuzz's character-level similarity.
+_FUZZ_SHARE = 0.25
+_FUZZ_SCORER = fuzz.token_sort_ratio
+# Names re-scored with rapidfuzz after the word prefilter.
+_SHORTLIST = 200
+# Typo correction: only words this long, and only this close, are mapped.
+_TYPO_MIN_LEN = 4
+_TYPO_CUTOFF = 80.0
+
+_CODE_RE = re.compile(r"(?<![\d.])(\d)[._]?(\d{6})(?![\d])")
+
+# Short forms whose meaning in a procedure mention differs from bot.text's
+# general chat reading ("đk" is "được" in chat, but "đăng ký" in "đk tạm trú").
+_SEARCH_OVERRIDES: dict[str, str] = {
+    "dk": "dang ky",
+    "dki": "dang ky",
+    "dky": "dang ky",
+    "hc": "ho chieu",
+    "gks": "giay khai sinh",
+}
+
+# Citizen wording -> the portal's wording (folded). Applied to queries and to
+# names/aliases alike, longest phrase first.
+PHRASE_SYNONYMS: dict[str, str] = {
+    "sang ten so do": "nhan chuyen nhuong quyen su dung dat",
+    "sang ten nha dat": "nhan chuyen nhuong quyen su dung dat quyen so huu nha o",
+    "sang ten dat": "nhan chuyen nhuong quyen su dung dat",
+    "so do": "giay chung nhan quyen su dung dat",
+    "so hong": "giay chung nhan quyen su dung dat quyen so huu nha o",
+    "bang lai xe": "giay phep lai xe",
+    "bang lai": "giay phep lai xe",
+    "doc than": "tinh trang hon nhan",
+    "nhap ho khau": "dang ky thuong tru",
+    "chuyen ho khau": "dang ky thuong tru",
+    "cat ho khau": "xoa dang ky thuong tru",
+    "ho khau": "thuong tru",
+    "mo ho kinh doanh": "thanh lap ho kinh doanh",
+    "mo cong ty": "thanh lap doanh nghiep",
+    "mo doanh nghiep": "thanh lap doanh nghiep",
+    # Civil-status law says "có yếu tố nước ngoài" where citizens say "với người nước ngoài".
+    "voi nguoi nuoc ngoai": "co yeu to nuoc ngoai",
+    # Since the 2023 Law on Identification the card is "thẻ căn cước"; citizens
+    # still say CCCD or even CMND.
+    "can cuoc cong dan": "the can cuoc",
+    "chung minh nhan dan": "the can cuoc",
+    "chung minh thu": "the can cuoc",
+    "giay khai tu": "khai tu",
+    "lam giay khai sinh": "dang ky khai sinh",
+    "xin giay phep": "cap giay phep",
+}
+
+# Conversational filler (folded, after teencode expansion). Dropped from queries
+# and names alike. Words that are also meaningful catalogue words ("thẻ"/"thế",
+# "căn"/"cần", "hồi"/"hỏi") only appear here inside unambiguous phrases.
+_STOP_PHRASES: tuple[str, ...] = (
+    "cho em hoi", "cho minh hoi", "cho toi hoi", "cho chau hoi", "cho hoi", "xin hoi", "muon hoi",
+    "em hoi", "minh hoi", "hoi chut", "hoi ve", "cho em", "cho minh", "cho toi",
+    "lam sao", "lam the nao", "nhu the nao", "the nao", "nhu nao", "ra sao", "the nao",
+    "can nhung giay to gi", "can giay to gi", "can ho so gi", "can chuan bi gi", "can nhung gi", "can gi",
+    "can lam gi", "toi can", "em can", "minh can", "dang can", "can phai",
+    "giay to gi", "ho so gi", "nhung gi", "chuan bi gi", "can nhung", "gom nhung",
+    "bao nhieu tien", "het bao nhieu", "mat bao nhieu", "bao nhieu", "mat bao lau", "bao lau",
+    "le phi", "o dau", "nop o dau", "lam o dau",
+    "duoc khong", "co duoc khong", "phai khong", "khong a",
+    "thu tuc hanh chinh", "thu tuc", "dich vu cong",
+    # How to file is not what to file: the channel is chosen later in the dialogue.
+    "nop truc tuyen", "lam truc tuyen", "truc tuyen", "qua mang", "tren mang",
+    "xin chao", "chao ban", "chao em", "chao anh", "chao chi", "cam on", "alo", "hello", "ad", "admin",
+    "tam biet", "chuc ngu ngon",
+    # Single words: only those rare in the catalogue or useless there ("lâm"/"làm" is a loss we accept).
+    "a", "ah", "ak", "oi", "nhe", "nhi", "vay", "gi", "em", "minh", "toi", "tui",
+    "muon", "lam", "giup", "nao", "xin", "huong dan", "voi",
+)
+
+@dataclass(frozen=True)
+class SearchEntry:
+    """One searchable procedure record."""
+
+    code: str  # mã TTHC, e.g. "1.004222"
+    province: str | None  # None for national records
+    name: str
+    aliases: tuple[str, ...] = ()
+    curated: bool = False  # curated records get a small boost on ties
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ranked search hit; ``score`` is 0..100 (see the module docstring)."""
+
+    code: str
+    province: str | None
+    name: str
+    score: float
+    matched: str  # the name or alias that matched best
+
+
+def normalise_code(code: str) -> str:
+    """Digits of a procedure code: "1.004222" -> "1004222"."""
+    return re.sub(r"\D", "", code)
+
+
+def _phrase_table(phrases: Iterable[str]) -> dict[int, dict[tuple[str, ...], None]]:
+    table: dict[int, dict[tuple[str, ...], None]] = {}
+    for p in phrases:
+        toks = tuple(p.split())
+        table.setdefault(len(toks), {})[toks] = None
+    return table
+
+
+_STOPS = _phrase_table(_STOP_PHRASES)
+_SYNONYMS = {tuple(k.split()): tuple(v.split()) for k, v in PHRASE_SYNONYMS.items()}
+_SYNONYM_LENGTHS = sorted({len(k) for k in _SYNONYMS}, reverse=True)
+_STOP_LENGTHS = sorted(_STOPS, reverse=True)
+_RAW_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+# Whole messages that are chat, not a procedure ("vâng ạ" would otherwise find "tạm vắng").
+_CHAT_ONLY: frozenset[str] = frozenset(
+    {"vang", "vang a", "da", "da vang", "ok", "oke", "okay", "uh", "um", "u", "co", "khong", "roi", "duoc",
+     "dung roi", "sai roi", "tam biet", "chuc ngu ngon", "bye", "hi", "chao", "test"}
+)
+
+
+def _synonyms(tokens: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Replace citizen phrasings (longest first); replacements are final (not expanded again)."""
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(tokens):
+        for n in _SYNONYM_LENGTHS:
+            key = tuple(t for t, _ in tokens[i : i + n])
+            if len(key) == n and key in _SYNONYMS:
+                out.extend((t, False) for t in _SYNONYMS[key])
+                i += n
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _drop_filler(tokens: list[str]) -> list[str]:
+    kept: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for n in _STOP_LENGTHS:
+            if tuple(tokens[i : i + n]) in _STOPS[n]:
+                i += n
+                break
+        else:
+            kept.append(tokens[i])
+            i += 1
+    return kept
+
+
+@lru_cache(maxsize=65536)
+def _expand_word(token: str) -> tuple[str, ...]:
+    return tuple((_SEARCH_OVERRIDES.get(token) or expand(token)).split())
+
+
+def _fold_words(text: str) -> list[tuple[str, bool]]:
+    """Folded words of ``text``, each flagged True when it may be teencode.
+
+    A word typed with tone or vowel marks is a real Vietnamese word ("hỏng",
+    "hồng"), never teencode, even though it folds to a teencode form ("hong").
+    """
+    out: list[tuple[str, bool]] = []
+    for raw in _RAW_WORD_RE.findall(nfc(text)):
+        lower = raw.lower()
+        folded = fold(lower)
+        out.append((folded, folded == lower.replace("đ", "d")))
+    return out
+
+
+def analyse(text: str, *, keep_filler_only: bool = False) -> list[str]:
+    """The search tokens of ``text``: folded, expanded, rewritten, without filler.
+
+    Order matters: citizen phrasings are matched before teencode expansion (so
+    "so hong" stays "sổ hồng" rather than "số không") and again after it (so
+    "cccd" -> "căn cước công dân" -> "thẻ căn cước"). With ``keep_filler_only``
+    (names and aliases), text made only of filler keeps its tokens so that it
+    still has something to match; a query made only of filler yields nothing.
+    """
+    marked = _synonyms(_fold_words(text))
+    expanded: list[tuple[str, bool]] = []
+    for tok, may_be_short in marked:
+        if may_be_short:
+            expanded.extend((t, False) for t in _expand_word(tok))
+        else:
+            expanded.append((tok, False))
+    tokens = [t for t, _ in _synonyms(expanded)]
+    kept = _drop_filler(tokens)
+    return tokens if not kept and keep_filler_only else kept
+
+
+class SearchIndex:
+    """An in-memory ranked search over procedure names and aliases.
+
+    Build once (≈0.5 s for the 5,670-row portal catalogue) and share: ``find``
+    only reads the index, so concurrent calls are safe.
+    """
+
+    def __init__(self, entries: Iterable[SearchEntry]) -> None:
+        self._entries: list[SearchEntry] = list(entries)
+        str_entry: list[int] = []
+        str_text: list[str] = []
+        str_tokens: list[tuple[str, ...]] = []
+        by_code: dict[str, list[int]] = {}
+        for ei, entry in enumerate(self._entries):
+            by_code.setdefault(normalise_code(entry.code), []).append(ei)
+            seen: set[tuple[str, ...]] = set()
+            for text in (entry.name, *entry.aliases):
+                toks = tuple(analyse(text, keep_filler_only=True))
+                if not toks or toks in seen:
+                    continue
+                seen.add(toks)
+                str_entry.append(ei)
+                str_text.append(text)
+                str_tokens.append(toks)
+        self._by_code = by_code
+        self._str_entry = np.asarray(str_entry, dtype=np.int32)
+        self._str_text = str_text
+        self._str_joined = [" ".join(t) for t in str_tokens]
+
+        # Document frequency over entries (not strings): an alias repeating the
+        # name must not make its words look common.
+        df: dict[str, int] = {}
+        postings: dict[str, list[int]] = {}
+        last_entry: dict[str, int] = {}
+        for si, toks in enumerate(str_tokens):
+            ei = str_entry[si]
+            for tok in set(toks):
+                postings.setdefault(tok, []).append(si)
+                if last_entry.get(tok) != ei:
+                    last_entry[tok] = ei
+                    df[tok] = df.get(tok, 0) + 1
+        n = max(len(self._entries), 1)
+        self._idf = {tok: math.log(1.0 + n / d) for tok, d in df.items()}
+        self._postings = {tok: np.asarray(ids, dtype=np.int32) for tok, ids in postings.items()}
+        self._vocab = sorted(self._idf)
+        # A word the catalogue has never seen weighs like a fairly rare one: it is
+        # part of what the citizen asks and no entry explains it.
+        self._oov_weight = math.log(1.0 + n / 40.0) if self._entries else 1.0
+        # Matched weight below this (about one word found in 1 % of entries) scales the score down.
+        self._min_evidence = math.log(1.0 + n / 60.0) if self._entries else 1.0
+        self._str_weight = np.asarray(
+            [sum(self._idf[t] for t in set(toks)) for toks in str_tokens], dtype=np.float64
+        )
+        self._entry_curated = np.asarray([e.curated for e in self._entries], dtype=bool)
+        self._entry_province = [e.province for e in self._entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- query side ----------------------------------------------------------
+
+    def _resolve(self, token: str) -> tuple[str, float] | None:
+        """A catalogue word for ``token`` and how sure we are (1.0 = exact)."""
+        if token in self._idf:
+            return token, 1.0
+        if len(token) >= _TYPO_MIN_LEN and not token.isdigit():
+            best = process.extractOne(token, self._vocab, scorer=fuzz.ratio, score_cutoff=_TYPO_CUTOFF)
+            if best is not None:
+                return best[0], best[1] / 100.0
+        return None
+
+    def _query_terms(self, tokens: Sequence[str]) -> tuple[list[tuple[str, float, float]], float]:
+        """(catalogue word, weight, certainty) per distinct query word, and the query's total weight."""
+        terms: list[tuple[str, float, float]] = []
+        total = 0.0
+        seen: set[str] = set()
+        for tok in tokens:
+            if tok in seen:
+                continue
+            seen.add(tok)
+            resolved = self._resolve(tok)
+            if resolved is None:
+                # Words typed without spaces ("khaisinh"): split into two catalogue words.
+                split = self._split_joined(tok)
+                if split:
+                    for part in split:
+                        if part not in seen:
+                            seen.add(part)
+                            terms.append((part, self._idf[part], 1.0))
+                            total += self._idf[part]
+                    continue
+                total += self._oov_weight
+                continue
+            word, certainty = resolved
+            weight = self._idf[word]
+            terms.append((word, weight, certainty))
+            total += weight
+        return terms, total
+
+    def _split_joined(self, token: str) -> tuple[str, str] | None:
+        for i in range(2, len(token) - 1):
+            left, right = token[:i], token[i:]
+            if left in self._idf and right in self._idf:
+                return left, right
+        return None
+
+    def find(self, text: str, limit: int = 5, province: str | None = None) -> list[Candidate]:
+        """Rank entries for ``text``, best first; at most ``limit``, none below :data:`MIN_SCORE`.
+
+        With ``province``, only national entries and that province's entries are
+        considered; the province's own variant ranks above the national one.
+        """
+        if limit <= 0 or not self._entries:
+            return []
+        results: list[Candidate] = []
+        taken: set[int] = set()
+        for match in _CODE_RE.finditer(text):
+            for ei in self._by_code.get(match.group(1) + match.group(2), ()):
+                entry = self._entries[ei]
+                if ei in taken or not _province_ok(entry.province, province):
+                    continue
+                taken.add(ei)
+                results.append(Candidate(entry.code, entry.province, entry.name, _CODE_SCORE, entry.code))
+        if results:
+            # National record first, unless the caller's province has its own variant.
+            results.sort(key=lambda c: (c.province is None) if province else (c.province is not None))
+            text = _CODE_RE.sub(" ", text)
+        if len(results) >= limit:
+            return results[:limit]
+        for ei, cand in self._text_search(text, limit + len(taken), province):
+            if ei in taken:
+                continue
+            results.append(cand)
+            if len(results) >= limit:
+                break
+        return results
+
+    def _text_search(self, text: str, limit: int, province: str | None) -> list[tuple[int, Candidate]]:
+        if " ".join(t for t, _ in _fold_words(text)) in _CHAT_ONLY:
+            return []
+        tokens = analyse(text)
+        if not tokens:
+            return []
+        terms, q_weight = self._query_terms(tokens)
+        if not terms or q_weight <= 0:
+            return []
+        n_str = len(self._str_text)
+        matched = np.zeros(n_str, dtype=np.float64)
+        for word, weight, certainty in terms:
+            matched[self._postings[word]] += weight * certainty
+        hits = np.flatnonzero(matched)
+        if hits.size == 0:
+            return []
+        recall = matched[hits] / q_weight
+        precision = np.minimum(matched[hits] / self._str_weight[hits], 1.0)
+        word_score = np.power(recall, _RECALL_EXP) * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
+        # One common word ("không", "tên") is too little evidence, however well it matches.
+        word_score *= np.minimum(matched[hits] / self._min_evidence, 1.0)
+        # The fuzzy share can add at most _FUZZ_SHARE; prune what cannot reach MIN_SCORE.
+        keep = word_score * (1.0 - _FUZZ_SHARE) * 100.0 + _FUZZ_SHARE * 100.0 + CURATED_BOOST >= MIN_SCORE
+        hits, word_score = hits[keep], word_score[keep]
+        if province is not None:
+            ok = np.fromiter(
+                (_province_ok(self._entry_province[e], province) for e in self._str_entry[hits]),
+                dtype=bool,
+                count=hits.size,
+            )
+            hits, word_score = hits[ok], word_score[ok]
+        if hits.size == 0:
+            return []
+        if hits.size > _SHORTLIST:
+            top = np.argpartition(-word_score, _SHORTLIST)[:_SHORTLIST]
+            hits, word_score = hits[top], word_score[top]
+        query_str = " ".join(tokens)
+        fz = process.cdist(
+            [query_str], [self._str_joined[i] for i in hits], scorer=_FUZZ_SCORER, dtype=np.float32
+        )[0]
+        final = ((1.0 - _FUZZ_SHARE) * word_score * 100.0 + _FUZZ_SHARE * fz) * (_TEXT_CAP / 100.0)
+        entries = self._str_entry[hits]
+        final = final + np.where(self._entry_curated[entries], CURATED_BOOST, 0.0)
+
+        best: dict[int, tuple[float, int]] = {}
+        for pos in np.argsort(-final, kind="stable"):
+            score = float(final[pos])
+            if score < MIN_SCORE:
+                break
+            ei = int(entries[pos])
+            if ei not in best:
+                best[ei] = (score, int(hits[pos]))
+                if len(best) >= limit * 3:
+                    break
+        entries_ = self._entries
+        if province is not None:
+            # The province's own variant of a procedure is what applies there: it
+            # takes the national record's score and, on the tie, goes first.
+            national = {entries_[ei].code: sc for ei, (sc, _) in best.items() if entries_[ei].province is None}
+            for ei, (sc, si) in list(best.items()):
+                if entries_[ei].province == province and entries_[ei].code in national:
+                    best[ei] = (max(sc, national[entries_[ei].code]), si)
+        # Equal scores: province-specific first, then curated, then the shorter (more general) name.
+        ranked = sorted(
+            best.items(),
+            key=lambda item: (
+                -round(item[1][0], 6),
+                entries_[item[0]].province is None,
+                not entries_[item[0]].curated,
+                len(entries_[item[0]].name),
+            ),
+        )
+        out: list[tuple[int, Candidate]] = []
+        for ei, (score, si) in ranked[:limit]:
+            entry = self._entries[ei]
+            out.append((ei, Candidate(entry.code, entry.province, entry.name, round(score, 2), self._str_text[si])))
+        return out
+
+    def is_ambiguous(self, candidates: list[Candidate], margin: float = AMBIGUITY_MARGIN) -> bool:
+        """True when the best two *different* procedures are within ``margin`` points.
+
+        A code match (score 100) is never ambiguous; variants of the same code
+        (national and provincial) do not compete with each other.
+        """
+        if not candidates or candidates[0].score >= _CODE_SCORE:
+            return False
+        top = candidates[0]
+        for other in candidates[1:]:
+            if other.code == top.code:
+                continue
+            return top.score - other.score < margin
+        return False
+
+
+def _province_ok(entry_province: str | None, wanted: str | None) -> bool:
+    return wanted is None or entry_province is None or entry_province == wanted
+
+
+def load_curated_entries(directory: str | Path) -> list[SearchEntry]:
+    """Read code, province, name and aliases from curated YAML files (no validation).
+
+    For tooling and benchmarks; the application loads the catalogue through
+    ``bot.catalog`` and builds its entries from the database.
+    """
+    entries: list[SearchEntry] = []
+    for path in sorted(Path(directory).glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict) or not data.get("code") or not data.get("name"):
+            continue
+        province = data.get("province")
+        entries.append(
+            SearchEntry(
+                code=str(data["code"]),
+                province=str(province) if province is not None else None,
+                name=str(data["name"]),
+                aliases=tuple(str(a) for a in data.get("aliases") or ()),
+                curated=True,
+            )
+        )
+    return entries
+
+
+def index_from_curated_dir(directory: str | Path, extra: Iterable[SearchEntry] = ()) -> SearchIndex:
+    """Build an index from curated YAML files plus ``extra`` entries (curated win on (code, province))."""
+    curated = load_curated_entries(directory)
+    keys = {(e.code, e.province) for e in curated}
+    return SearchIndex([*curated, *(e for e in extra if (e.code, e.province) not in keys)])
