@@ -125,6 +125,10 @@ class ProcedureCatalog:
             return list(index.find(text, limit=limit, province=resolve_province(province) or province))
         return list(index.find(text, limit=limit))
 
+    def is_ambiguous(self, candidates: list[Any]) -> bool:
+        """True when the top candidates are too close in score to pick one without asking."""
+        return bool(self.search_index().is_ambiguous(list(candidates)))
+
     def invalidate(self) -> None:
         """Drop the cached search index (after a load or an import)."""
         with self._lock:

@@ -1,0 +1,250 @@
+"""Every custom action, run as the action server runs it, against a real catalogue database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+import actions.dossiers
+import actions.procedures
+from actions.dossiers import (
+    ActionDossierStatus,
+    ActionNotifyDossierUpdate,
+    ActionSubscribeDossier,
+    ActionUnsubscribeDossier,
+    ValidateDossierForm,
+)
+from actions.fallback import ActionFallbackLadder, ActionRequestHuman
+from actions.procedures import ActionAnswerProcedure
+from bot.answers import ProcedureAdvisor
+from bot.catalog.loader import load_curated
+from bot.catalog.schema import upgrade
+from bot.catalog.service import ProcedureCatalog
+from bot.db import make_engine
+
+CITATION = re.compile(r"Mã thủ tục: \d\.\d{6} · Nguồn: https?://\S+ · Cập nhật: \d{2}/\d{2}/\d{4}")
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcedureCatalog]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('actions') / 'bot.db'}")
+    upgrade(engine)
+    load_curated(engine=engine)
+    yield ProcedureCatalog(engine)
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _services(catalog: ProcedureCatalog, monkeypatch: pytest.MonkeyPatch, engine: Any) -> None:
+    monkeypatch.setattr(actions.procedures, "advisor", lambda: ProcedureAdvisor(catalog))
+    from bot.dossiers.demo import seed_demo
+    from bot.dossiers.service import build_lookup
+
+    upgrade(engine)
+    seed_demo(engine)
+    lookup = build_lookup(engine)
+    monkeypatch.setattr(actions.dossiers, "lookup", lambda: lookup)
+
+
+def tracker(
+    text: str,
+    intent: str,
+    entities: list[dict[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
+    ranking: list[dict[str, Any]] | None = None,
+    sender: str = "citizen-1",
+) -> Tracker:
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "intent_ranking": ranking or [{"name": intent, "confidence": 0.9}],
+    }
+    events = [{"event": "user", "text": text, "parse_data": message, "input_channel": "rest"}]
+    return Tracker(sender, slots or {}, message, events, False, None, {}, "action_listen")
+
+
+def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages, events
+
+
+def slot(events: list[dict[str, Any]], name: str) -> Any:
+    return next(e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name)
+
+
+def text_of(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+def proc_entity(value: str) -> list[dict[str, Any]]:
+    return [{"entity": "procedure", "value": value, "start": 0, "end": len(value)}]
+
+
+def test_documents_are_cited_and_remember_the_procedure() -> None:
+    messages, events = run(
+        ActionAnswerProcedure(), tracker("đăng ký tạm trú cần gì", "ask_documents", proc_entity("đăng ký tạm trú"))
+    )
+    text = text_of(messages)
+    assert "1.004194" in text and CITATION.search(text)
+    assert slot(events, "procedure_code") == "1.004194"
+
+
+def test_follow_up_uses_the_previous_procedure() -> None:
+    messages, events = run(
+        ActionAnswerProcedure(), tracker("còn lệ phí thì sao?", "ask_fee", slots={"procedure_code": "1.004222"})
+    )
+    text = text_of(messages)
+    assert "1.004222" in text and "đồng" in text
+    assert slot(events, "procedure_code") == "1.004222"
+
+
+@pytest.mark.parametrize("intent", ["ask_processing_time", "ask_where", "ask_how_online", "ask_procedure_info"])
+def test_each_question_is_answered_with_a_citation(intent: str) -> None:
+    messages, _ = run(ActionAnswerProcedure(), tracker("đổi gplx", intent, proc_entity("đổi gplx")))
+    text = text_of(messages)
+    assert CITATION.search(text), text
+    assert "3.000347" in text
+
+
+def test_fee_free_procedure_says_so_plainly() -> None:
+    messages, _ = run(ActionAnswerProcedure(), tracker("khai tử có mất tiền không", "ask_fee", proc_entity("khai tử")))
+    assert "1.000656" in text_of(messages)
+
+
+def test_code_button_and_case_button() -> None:
+    t = tracker(
+        "/ask_documents",
+        "ask_documents",
+        [{"entity": "procedure_code", "value": "1.004222"}, {"entity": "case", "value": "1"}],
+    )
+    messages, events = run(ActionAnswerProcedure(), t)
+    assert "1.004222" in text_of(messages)
+    assert slot(events, "procedure_code") == "1.004222"
+
+
+def test_ambiguous_mention_offers_at_most_four_buttons() -> None:
+    messages, events = run(
+        ActionAnswerProcedure(), tracker("bằng lái bao nhiêu tiền", "ask_fee", proc_entity("bằng lái"))
+    )
+    buttons = [b for m in messages for b in (m.get("buttons") or [])]
+    assert 2 <= len(buttons) <= 4, messages
+    assert all(b["payload"].startswith("/ask_fee{") for b in buttons)
+    assert slot(events, "procedure_code") is None
+
+
+def test_unknown_procedure_points_to_the_portal_and_a_person() -> None:
+    messages, _ = run(
+        ActionAnswerProcedure(), tracker("mua vé máy bay", "ask_documents", proc_entity("mua vé máy bay"))
+    )
+    text = text_of(messages)
+    assert "dichvucong.gov.vn" in text
+    assert any(b["payload"] == "/request_human" for m in messages for b in (m.get("buttons") or []))
+
+
+def test_no_procedure_at_all_asks_which() -> None:
+    messages, _ = run(ActionAnswerProcedure(), tracker("cần giấy tờ gì", "ask_documents"))
+    assert "thủ tục nào" in text_of(messages)
+
+
+def test_affirm_after_overview_shows_documents() -> None:
+    t = tracker("có", "affirm", slots={"procedure_code": "1.001193", "offered_intent": "ask_documents"})
+    messages, _ = run(ActionAnswerProcedure(), t)
+    assert "1.001193" in text_of(messages)
+
+
+def test_long_replies_are_split() -> None:
+    messages, _ = run(
+        ActionAnswerProcedure(), tracker("thường trú cần gì", "ask_documents", proc_entity("đăng ký thường trú"))
+    )
+    assert all(len(m.get("text") or "") <= 1200 for m in messages)
+
+
+def test_fallback_ladder_guesses_then_offers_a_person() -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "ask_fee", "confidence": 0.4},
+        {"name": "ask_documents", "confidence": 0.3},
+    ]
+    messages, events = run(ActionFallbackLadder(), tracker("abc", "nlu_fallback", ranking=ranking))
+    assert "Ý anh/chị là" in text_of(messages)
+    assert [b["payload"] for b in messages[-1]["buttons"]][:2] == ["/ask_fee", "/ask_documents"]
+    assert slot(events, "fallback_count") == 1
+    messages, events = run(
+        ActionFallbackLadder(), tracker("xyz", "nlu_fallback", ranking=ranking, slots={"fallback_count": 1})
+    )
+    assert any(b["payload"] == "/request_human" for b in messages[-1]["buttons"])
+    assert slot(events, "fallback_count") == 0
+
+
+def test_request_human_gives_hotline_and_hours() -> None:
+    messages, _ = run(ActionRequestHuman(), tracker("gặp nhân viên", "request_human"))
+    assert "tổng đài" in text_of(messages)
+
+
+def test_dossier_form_validation() -> None:
+    form = ValidateDossierForm()
+    d = CollectingDispatcher()
+    t = tracker("x", "track_dossier")
+    assert form.validate_dossier_code("000.00.00.h99 261120 0001", d, t, {}) == {
+        "dossier_code": "000.00.00.H99-261120-0001"
+    }
+    assert form.validate_dossier_code("12345", d, t, {}) == {"dossier_code": None}
+    assert "000.00.12.H61-240831-0001" in d.messages[-1]["text"]  # the expected format, with an example
+    assert form.validate_phone_last4("số cuối 6789", d, t, {}) == {"phone_last4": "6789"}
+    assert form.validate_phone_last4("abc", d, t, {}) == {"phone_last4": None}
+
+
+def test_dossier_status_verified_then_subscribe_then_unsubscribe() -> None:
+    code = "000.00.00.H99-261120-0001"
+    messages, events = run(
+        ActionDossierStatus(),
+        tracker("6789", "provide_phone_digits", slots={"dossier_code": code, "phone_last4": "6789"}),
+    )
+    text = text_of(messages)
+    assert "Đang xử lý" in text and "01/12/2026" in text
+    assert "NGUYỄN VĂN DEMO" not in text.upper()  # never the applicant's name
+    assert slot(events, "phone_last4") is None and slot(events, "verified_dossier") == code
+    messages, _ = run(
+        ActionSubscribeDossier(), tracker("báo cho tôi", "subscribe_dossier", slots={"verified_dossier": code})
+    )
+    assert code in text_of(messages)
+    messages, _ = run(ActionUnsubscribeDossier(), tracker("hủy theo dõi", "unsubscribe_dossier"))
+    assert "hủy theo dõi" in text_of(messages)
+
+
+def test_dossier_status_wrong_digits_reveals_nothing() -> None:
+    code = "000.00.00.H99-261120-0001"
+    messages, events = run(
+        ActionDossierStatus(),
+        tracker("1111", "provide_phone_digits", slots={"dossier_code": code, "phone_last4": "1111"}, sender="stranger"),
+    )
+    text = text_of(messages)
+    assert "Đang xử lý" not in text and "chưa khớp" in text
+    assert not any(e.get("name") == "verified_dossier" for e in events)
+
+
+def test_subscribe_without_verification_is_refused() -> None:
+    messages, _ = run(
+        ActionSubscribeDossier(),
+        tracker(
+            "báo cho tôi",
+            "subscribe_dossier",
+            slots={"dossier_code": "000.00.00.H99-261120-0001"},
+            sender="someone-else",
+        ),
+    )
+    assert "xác minh" in text_of(messages)
+
+
+def test_pushed_update_tells_status_and_next_step() -> None:
+    ents = [{"entity": "dossier_code", "value": "000.00.00.H99-261120-0001"}, {"entity": "status", "value": "9"}]
+    messages, _ = run(ActionNotifyDossierUpdate(), tracker("", "EXTERNAL_dossier_update", ents))
+    assert "Đã xử lý xong" in text_of(messages)
