@@ -114,7 +114,7 @@ def format_time(method: Method) -> str:
 def format_fee(fee: Fee) -> str:
     """One fee with its legal basis; says so when the figure comes from the law rather than the portal."""
     amount = (
-        "chưa có thông tin về mức thu"
+        "mức thu không cố định"
         if fee.amount is None
         else ("miễn phí" if fee.amount == 0 else format_vnd(fee.amount))
     )

@@ -171,3 +171,18 @@ def test_project_curated_files_are_valid() -> None:
         validate_dir(directory)
     except CatalogErrors as exc:
         pytest.fail("\n".join(str(e) for e in exc.errors))
+
+
+def test_fee_without_a_fixed_amount_needs_a_description(tmp_path: Path) -> None:
+    from bot.catalog.loader import validate_dir
+
+    rec = curated_record()
+    rec["methods"][0]["fees"] = [
+        {"amount": None, "description": "Do HĐND tỉnh quy định", "legal_basis": "85/2019/TT-BTC"}
+    ]
+    write_record(tmp_path / "ok", rec)
+    (proc,) = validate_dir(tmp_path / "ok")
+    fee = proc.methods[0].fees[0]
+    assert fee.amount is None and not proc.methods[0].is_free
+    rec["methods"][0]["fees"][0]["description"] = ""
+    assert _error(tmp_path / "bad", rec).endswith("methods[0].fees[0].description: must not be empty")

@@ -241,11 +241,14 @@ def _fee(v: _Validator, value: Any, field: str) -> Fee | None:
     data = v.mapping(value, field, {"amount", "legal_basis"}, {"description", "source"})
     if data is None:
         return None
-    amount = v.integer(data.get("amount"), f"{field}.amount") if "amount" in data else None
+    # amount: null states "a fee applies, but its figure is set elsewhere" (a provincial council,
+    # the vehicle's value); the description must then say how it is set. Never read as free.
+    varies = "amount" in data and data["amount"] is None
+    amount = v.integer(data.get("amount"), f"{field}.amount") if "amount" in data and not varies else None
     basis = v.string(data.get("legal_basis"), f"{field}.legal_basis") if "legal_basis" in data else None
-    description = v.string(data.get("description", ""), f"{field}.description", allow_empty=True)
+    description = v.string(data.get("description", ""), f"{field}.description", allow_empty=not varies)
     source = v.enum(data.get("source", "portal"), f"{field}.source", FEE_SOURCES)
-    if amount is None or basis is None or description is None or source is None:
+    if (amount is None and not varies) or basis is None or description is None or source is None:
         return None
     return Fee(amount=amount, description=description, legal_basis=basis, source=source)
 
