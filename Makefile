@@ -45,7 +45,7 @@ story-test: train
 eval: train
 	@$(PY) -m bot model eval
 
-test: lint validate pytest story-test eval
+test: lint validate train pytest story-test eval
 
 lint: install
 	@$(VENV)/bin/ruff check bot actions tests bench

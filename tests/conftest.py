@@ -56,3 +56,51 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     settings.cache_clear()
     yield
     settings.cache_clear()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real assistant (action server + Rasa with REST, socket.io and the widget) on spare local ports.
+
+    Uses the model for the current training data (``make test`` trains it first; here it is
+    trained if missing), a throwaway catalogue and tracker database, and demo dossiers.
+    Yields the Rasa server's base URL.
+    """
+    from bot.catalog.loader import load_curated
+    from bot.catalog.schema import upgrade
+    from bot.dossiers.demo import seed_demo
+    from bot.runtime.model import ensure_model
+    from bot.runtime.runner import Ports, start_servers, stop_servers
+
+    work = tmp_path_factory.mktemp("bot")
+    url = f"sqlite:///{work / 'bot.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    load_curated(engine=engine)
+    seed_demo(engine)
+    engine.dispose()
+    model = ensure_model()
+    ports = Ports(host="127.0.0.1", rasa=_free_port(), actions=_free_port())
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "BOT_VAR_DIR")}
+    os.environ["DATABASE_URL"] = url
+    os.environ["BOT_VAR_DIR"] = str(work)
+    try:
+        procs = start_servers(model, ports, log_dir=work / "log", tracker_db=work / "tracker.db")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        yield f"http://{ports.host}:{ports.rasa}"
+    finally:
+        stop_servers(procs)

@@ -17,7 +17,10 @@ from typing import IO
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.runtime.model import _rasa_env, ensure_model, rasa_executable
+from bot.runtime.model import _rasa_env, ensure_model
+
+# Rasa's command line with log masking installed first (bot/runtime/rasa_entry.py).
+RASA = (sys.executable, "-m", "bot.runtime.rasa_entry")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def start_servers(
     procs: list[subprocess.Popen[bytes]] = []
     try:
         actions = subprocess.Popen(
-            [rasa_executable(), "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
+            [*RASA, "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
             cwd=PROJECT_ROOT, env=env, start_new_session=True,
             stdout=_log(log_dir / "actions.log"), stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -82,7 +85,7 @@ def start_servers(
         credentials = write_credentials(log_dir / "credentials.yml")
         rasa = subprocess.Popen(
             [
-                rasa_executable(), "run", "--model", str(model), "--enable-api", "--cors", "*",
+                *RASA, "run", "--model", str(model), "--enable-api", "--cors", "*",
                 "--interface", ports.host, "--port", str(ports.rasa),
                 "--credentials", str(credentials), "--endpoints", str(endpoints),
             ],

@@ -1,0 +1,25 @@
+"""Start Rasa (server or action server) with personal data masked in every log line.
+
+``python -m bot.runtime.rasa_entry run …`` is ``rasa run …`` with
+:func:`bot.privacy.install_log_masking` installed first: its log-record factory
+masks phone and ID numbers in records created after Rasa configures logging.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Install log masking, then hand over to Rasa's own command line."""
+    from bot.privacy import install_log_masking
+
+    install_log_masking()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
