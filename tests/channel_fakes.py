@@ -219,3 +219,41 @@ class FakeZalo:
         self.valid_access.add(access)
         self.valid_refresh.add(refresh)
         return web.json_response({"access_token": access, "refresh_token": refresh, "expires_in": "90000"})
+
+
+class ThreadedApp:
+    """An aiohttp app served from its own thread and event loop, for tests whose client side is synchronous."""
+
+    def __init__(self, app: web.Application) -> None:
+        import asyncio
+        import threading
+
+        self.port = free_port()
+        self._app = app
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(self._app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, shutdown_timeout=0.2).start()
+
+    def start(self) -> ThreadedApp:
+        import asyncio
+
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=20)
+        return self
+
+    def close(self) -> None:
+        import asyncio
+
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=20)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
