@@ -48,7 +48,7 @@ PORTAL = [
     SearchEntry("1.010028", None, "Xóa đăng ký tạm trú"),
     SearchEntry("1.003197", None, "Xóa đăng ký thường trú"),
     SearchEntry("1.002755", None, "Gia hạn tạm trú"),
-    SearchEntry("3.000346", None, "Cấp giấy phép lái xe"),
+    SearchEntry("3.000346", None, "Cấp giấy phép lái xe", ("thi bằng lái",)),
     SearchEntry("3.000348", None, "Cấp lại giấy phép lái xe"),
     SearchEntry("3.000353", None, "Cấp giấy phép lái xe quốc tế"),
     SearchEntry("1.014062", None, "Cấp thẻ căn cước cho người dưới 14 tuổi"),
@@ -139,6 +139,8 @@ def test_everyday_mentions(index: SearchIndex, query: str, code: str) -> None:
         ("lệ phí làm hộ chiếu bao nhiêu", "1.001456"),
         ("tôi cần đổi bằng lái, làm ở đâu?", "3.000347"),
         ("e muốn lm cccd thì cần j ạ", "1.014061"),
+        # "thì" is a particle here, not "thi" (the exam in "thi bằng lái").
+        ("em muốn đổi bằng lái xe thì cần giấy tờ gì", "3.000347"),
     ],
 )
 def test_whole_questions_are_not_dominated_by_filler(index: SearchIndex, query: str, code: str) -> None:

@@ -28,16 +28,22 @@ How a query is scored
 
 What scores mean
 ----------------
-* ``100``: the query contains the procedure's code. Nothing else scores 100.
-* ``90–99``: the query is (nearly) a name or alias of the entry, in any order,
-  case or spelling.
-* ``70–90``: the query's distinctive words are all in the name, but the name says
-  more (e.g. "hộ chiếu" against "Cấp hộ chiếu phổ thông ở trong nước").
-* ``MIN_SCORE``–70: a partial match; worth offering as "anh/chị có ý hỏi…?".
-* below :data:`MIN_SCORE`: not returned.
+* ``100``: the text contains the procedure's code. Nothing else scores 100.
+* ``90–99``: the query is a name or alias of the entry, in any case, accents,
+  NFC/NFD, word order or teencode (exact: 96 for a portal row, 99 curated).
+* ``65–90``: every distinctive word of the query is in the name or alias, which
+  says more ("cấp hộ chiếu phổ thông" against "Cấp hộ chiếu phổ thông ở trong
+  nước (thực hiện tại cấp tỉnh)"), or a small typo.
+* ``MIN_SCORE``–65: a partial match, typically a two-word mention against a long
+  portal name ("hộ chiếu" -> 51 without a curated alias); offer it as a question
+  ("Dạ, có phải anh/chị muốn hỏi…?"), and check :meth:`SearchIndex.is_ambiguous`.
+* below :data:`MIN_SCORE` (45): not returned. Off-topic messages measured on the
+  full catalogue stay below 35 ("mua vé máy bay" 27, "thời tiết hôm nay" < 25);
+  near-topic chit-chat can reach the mid 40s ("bạn tên gì" 47 -> "đổi tên"), so
+  the NLU's intent should gate the search, not the score alone.
 
-Curated entries get :data:`CURATED_BOOST` points (capped at 99), enough to win
-ties and near-ties against portal rows but not a clearly better match.
+Curated entries get :data:`CURATED_BOOST` points, enough to win ties and
+near-ties against portal rows but not a clearly better match.
 """
 
 from __future__ import annotations
@@ -186,19 +192,26 @@ def normalise_code(code: str) -> str:
     return re.sub(r"\D", "", code)
 
 
-def _phrase_table(phrases: Iterable[str]) -> dict[int, dict[tuple[str, ...], None]]:
-    table: dict[int, dict[tuple[str, ...], None]] = {}
-    for p in phrases:
-        toks = tuple(p.split())
-        table.setdefault(len(toks), {})[toks] = None
+def _by_first_word(phrases: dict[str, tuple[str, ...]]) -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:
+    """Phrase table keyed by first word, longest phrase first, for a one-lookup-per-word scan."""
+    table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for phrase, replacement in phrases.items():
+        key = tuple(phrase.split())
+        table.setdefault(key[0], []).append((key, replacement))
+    for options in table.values():
+        options.sort(key=lambda kv: -len(kv[0]))
     return table
 
 
-_STOPS = _phrase_table(_STOP_PHRASES)
-_SYNONYMS = {tuple(k.split()): tuple(v.split()) for k, v in PHRASE_SYNONYMS.items()}
-_SYNONYM_LENGTHS = sorted({len(k) for k in _SYNONYMS}, reverse=True)
-_STOP_LENGTHS = sorted(_STOPS, reverse=True)
+_SYNONYMS = _by_first_word({k: tuple(v.split()) for k, v in PHRASE_SYNONYMS.items()})
+_STOPS = _by_first_word({k: () for k in _STOP_PHRASES})
 _RAW_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+# Particles that are filler only as typed with their marks: "thì" is filler, but
+# "thi" may be the exam in "thi bằng lái"; "dạ" is politeness, "đa" is not.
+_ACCENTED_FILLER: frozenset[str] = frozenset(
+    {"thì", "mà", "ạ", "à", "ơi", "nhé", "nhá", "vậy", "ừ", "dạ", "nhỉ", "hả", "hử", "nhen"}
+)
 
 # Whole messages that are chat, not a procedure ("vâng ạ" would otherwise find "tạm vắng").
 _CHAT_ONLY: frozenset[str] = frozenset(
@@ -207,35 +220,44 @@ _CHAT_ONLY: frozenset[str] = frozenset(
 )
 
 
-def _synonyms(tokens: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
-    """Replace citizen phrasings (longest first); replacements are final (not expanded again)."""
-    out: list[tuple[str, bool]] = []
-    i = 0
-    while i < len(tokens):
-        for n in _SYNONYM_LENGTHS:
-            key = tuple(t for t, _ in tokens[i : i + n])
-            if len(key) == n and key in _SYNONYMS:
-                out.extend((t, False) for t in _SYNONYMS[key])
-                i += n
+def _replace_phrases(
+    words_: list[str], table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]
+) -> list[tuple[str, int]]:
+    """Replace phrases of ``table`` (longest first).
+
+    Returns (word, i) pairs: ``i`` is the word's position in ``words_`` when it
+    passed through unchanged, -1 when it comes from a replacement.
+    """
+    out: list[tuple[str, int]] = []
+    i, n = 0, len(words_)
+    while i < n:
+        for key, replacement in table.get(words_[i], ()):
+            end = i + len(key)
+            if end <= n and tuple(words_[i:end]) == key:
+                out.extend((w, -1) for w in replacement)
+                i = end
                 break
         else:
-            out.append(tokens[i])
+            out.append((words_[i], i))
             i += 1
     return out
 
 
+def _synonyms(tokens: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Replace citizen phrasings; a replacement is final (never read as teencode)."""
+    replaced = _replace_phrases([t for t, _ in tokens], _SYNONYMS)
+    return [(w, i >= 0 and tokens[i][1]) for w, i in replaced]
+
+
 def _drop_filler(tokens: list[str]) -> list[str]:
-    kept: list[str] = []
-    i = 0
-    while i < len(tokens):
-        for n in _STOP_LENGTHS:
-            if tuple(tokens[i : i + n]) in _STOPS[n]:
-                i += n
-                break
-        else:
-            kept.append(tokens[i])
-            i += 1
-    return kept
+    return [w for w, i in _replace_phrases(tokens, _STOPS) if i >= 0]
+
+
+@lru_cache(maxsize=65536)
+def _fold_word(word: str) -> tuple[str, bool]:
+    lower = word.lower()
+    folded = fold(lower)
+    return folded, folded == lower.replace("đ", "d")
 
 
 @lru_cache(maxsize=65536)
@@ -249,12 +271,7 @@ def _fold_words(text: str) -> list[tuple[str, bool]]:
     A word typed with tone or vowel marks is a real Vietnamese word ("hỏng",
     "hồng"), never teencode, even though it folds to a teencode form ("hong").
     """
-    out: list[tuple[str, bool]] = []
-    for raw in _RAW_WORD_RE.findall(nfc(text)):
-        lower = raw.lower()
-        folded = fold(lower)
-        out.append((folded, folded == lower.replace("đ", "d")))
-    return out
+    return [_fold_word(raw) for raw in _RAW_WORD_RE.findall(nfc(text)) if raw.lower() not in _ACCENTED_FILLER]
 
 
 def analyse(text: str, *, keep_filler_only: bool = False) -> list[str]:
