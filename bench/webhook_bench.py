@@ -118,7 +118,7 @@ def main() -> int:
                     f"users={r['users']:>3}  turns={r['turns']:>5}  turns/s={r['turns_per_s']:7.1f}  "
                     f"p50={r['p50_ms']:6.1f} ms  p95={r['p95_ms']:6.1f} ms  p99={r['p99_ms']:6.1f} ms"
                 )
-            print(f"Rasa server resident memory: {_rss_mb(procs[-1].pid):.0f} MB; "
+            print(f"Rasa server resident memory: {_rss_mb(procs[1].pid):.0f} MB; "
                   f"action server: {_rss_mb(procs[0].pid):.0f} MB")  # fmt: skip
         finally:
             stop_servers(procs)

@@ -66,8 +66,13 @@ def runtime_endpoints(ports: Ports, target: Path, tracker_db: Path | None = None
 def start_servers(
     model: Path, ports: Ports = Ports(), *, log_dir: Path | None = None, tracker_db: Path | None = None
 ) -> list[subprocess.Popen[bytes]]:
-    """Start the action server, then Rasa (REST + socket.io + configured channels); wait until both answer."""
+    """Start the action server, Rasa (REST, socket.io and configured channels) and the dossier watcher.
+
+    Waits until the servers answer; returns the processes (stop them with :func:`stop_servers`).
+    """
     env = _rasa_env()
+    # The dossier watcher and the webhook push through this server's HTTP API.
+    env["RASA_URL"] = f"http://{ports.host}:{ports.rasa}"
     log_dir = log_dir or PROJECT_ROOT / "var" / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     endpoints = runtime_endpoints(ports, log_dir / "endpoints.yml", tracker_db)
@@ -94,6 +99,13 @@ def start_servers(
         )  # fmt: skip
         procs.append(rasa)
         _wait_http(f"http://{ports.host}:{ports.rasa}/status", rasa, 300)
+        # Polls followed dossiers and pushes changes (interval: DOSSIER_WATCH_INTERVAL).
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "bot", "dossier", "watch"],
+            cwd=PROJECT_ROOT, env=env, start_new_session=True,
+            stdout=_log(log_dir / "watcher.log"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        procs.append(watcher)
         return procs
     except BaseException:
         stop_servers(procs)
@@ -129,6 +141,7 @@ def run() -> int:
         f"  socket.io      {base}/socket.io/\n"
         f"  Rasa HTTP API  {base}/status\n"
         f"  action server  http://{ports.host}:{ports.actions}/health\n"
+        f"  one-door hook  {base}/webhooks/onedoor/status   (signed with ONEDOOR_WEBHOOK_SECRET)\n"
         "  logs           var/log/\n"
         "Press Ctrl-C to stop."
     )
