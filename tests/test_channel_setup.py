@@ -48,7 +48,7 @@ def test_rasa_loads_the_generated_file(tmp_path: Path, monkeypatch: pytest.Monke
     assert "1:abc" not in text and "${TELEGRAM_BOT_TOKEN}" in text, "secrets stay in the environment"
     assert "left out: bot.channels.zalo.ZaloInput" in text
     channels = {c.name(): c for c in create_http_input_channels(None, str(path))}
-    assert set(channels) == {"rest", "socketio", "widget", "telegram_ptb"}
+    assert {"rest", "socketio", "widget", "telegram_ptb"} <= set(channels) and "zalo" not in channels
     telegram = channels["telegram_ptb"]
     assert telegram.token == "1:abc" and telegram.secret_token == "sec"  # type: ignore[attr-defined]
     assert telegram.get_output_channel() is not None

@@ -71,8 +71,17 @@ class FakeSocketServer:
         async def user_uttered(sid: str, data: dict[str, Any]) -> None:
             self.received.append(data)
             await asyncio.sleep(self.reply_delay)
-            if data["message"] == "/ask_fee":
-                reply: dict[str, Any] = {"text": "Dạ, thủ tục này không mất lệ phí."}
+            if data["message"] == "/ask_where":
+                reply: dict[str, Any] = {
+                    "text": "Dạ, anh/chị nộp hồ sơ trực tuyến tại:",
+                    "links": [
+                        {"title": "Cổng Dịch vụ công", "url": "https://dichvucong.gov.vn"},
+                        {"title": "Không an toàn", "url": "javascript:alert(1)"},
+                    ],
+                    "buttons": [{"title": "Hướng dẫn", "url": "https://dichvucong.gov.vn/huong-dan"}],
+                }
+            elif data["message"] == "/ask_fee":
+                reply = {"text": "Dạ, thủ tục này không mất lệ phí."}
             else:
                 reply = {"text": ANSWER, "quick_replies": BUTTONS}
             await sio.emit("bot_uttered", reply, room=data["session_id"])
@@ -215,6 +224,13 @@ def test_widget_keyboard_escape_closes_and_returns_focus(fake_server: FakeSocket
         assert launcher.get_attribute("aria-expanded") == "false"
         launcher.send_keys(Keys.ENTER)
         wait_for(panel.is_displayed, what="panel reopened by keyboard")
+
+        # Link buttons render as links; only http(s) links are ever clickable.
+        driver.execute_script("window.TroLyDVC.send('/ask_where')")
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".tldvc-link a"), what="link buttons")
+        hrefs = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, ".tldvc-link a")]
+        assert hrefs == ["https://dichvucong.gov.vn/", "https://dichvucong.gov.vn/huong-dan"]
+        assert not driver.find_elements(By.CSS_SELECTOR, "a[href^='javascript']")
 
 
 def test_widget_page_has_no_external_resources() -> None:

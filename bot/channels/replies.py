@@ -59,6 +59,10 @@ class Reply:
         custom = message.get("custom")
         if isinstance(custom, Mapping):
             _collect(custom, texts, buttons, links)
+            # Rasa's socket.io channel emits custom["data"] as the event payload, so responses keep their
+            # text/buttons/links there to work on the widget as well.
+            if isinstance(custom.get("data"), Mapping):
+                _collect(custom["data"], texts, buttons, links)
         return cls(text="\n\n".join(t for t in texts if t), buttons=buttons, links=_unique(links))
 
     @property

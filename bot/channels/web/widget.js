@@ -273,13 +273,18 @@
     if (!msg || typeof msg !== "object") return;
     setTyping(false);
     setStatus("");
-    var buttons = (msg.quick_replies || msg.buttons || []).filter(function (b) { return b && b.title; })
+    var raw = msg.quick_replies || msg.buttons || [];
+    var buttons = raw.filter(function (b) { return b && b.title && !b.url; })
       .map(function (b) { return { title: String(b.title), payload: String(b.payload || b.title) }; });
-    var links = [];
+    var links = (Array.isArray(msg.links) ? msg.links.slice() : [])
+      .concat(raw.filter(function (b) { return b && b.title && b.url; }));
     var att = msg.attachment;
     if (att && att.payload && (att.payload.src || att.payload.url)) {
       links.push({ title: att.payload.title || "Tệp đính kèm", url: att.payload.src || att.payload.url });
     }
+    // Only web links: a "javascript:" URL from a misconfigured response must never become clickable.
+    links = links.filter(function (l) { return l && typeof l.url === "string" && /^https?:\/\//i.test(l.url); })
+      .map(function (l) { return { title: String(l.title || l.url), url: l.url }; });
     if (!msg.text && !buttons.length && !links.length) return;
     clearButtons();
     var item = { from: "bot", text: msg.text || "", buttons: buttons, links: links };
