@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.channels import mask_user, setting
 from bot.channels.credentials import TEMPLATE, active_channels, write_credentials
 from bot.channels.replies import Button, Link, Reply
-from bot.channels.store import ChannelStore, Lease
+from bot.channels.store import ChannelStore, Lease, OAuthToken
 
 TELEGRAM_VARS = {"TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_SECRET_TOKEN": "sec"}
 ZALO_VARS = {"ZALO_APP_ID": "1", "ZALO_APP_SECRET": "s", "ZALO_OA_SECRET_KEY": "k", "ZALO_REFRESH_TOKEN": "r"}
@@ -99,6 +102,51 @@ def test_token_lease_is_a_compare_and_swap(engine: Engine) -> None:
     assert not store.save_refreshed("zalo:1", 1, "a-late", "r-late", 90000), "a stale writer cannot overwrite"
     assert store.try_lease("zalo:1", 1) is Lease.CHANGED
     assert store.load_token("zalo:1").refresh_token == "r1"  # type: ignore[union-attr]
+
+
+def test_replace_token_after_reauthorisation(engine: Engine) -> None:
+    store = ChannelStore(engine)
+    assert store.replace_token("zalo:9", "", "fresh").version == 1
+    store.try_lease("zalo:9", 1)
+    state = store.replace_token("zalo:9", "a", "fresher")
+    assert (state.refresh_token, state.version) == ("fresher", 2)
+    assert store.try_lease("zalo:9", 2) is Lease.WON, "replacing clears a stuck lease"
+
+
+def _postgres_engine() -> Engine | None:
+    from sqlalchemy import text
+
+    from bot.db import make_engine
+
+    url = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+    try:
+        eng = make_engine(url)
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        return eng
+    except Exception:
+        return None
+
+
+@pytest.mark.postgres
+def test_token_cas_on_postgres() -> None:
+    eng = _postgres_engine()
+    if eng is None:
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+    store = ChannelStore(eng)
+    provider = f"zalo:test-{uuid.uuid4().hex[:8]}"
+    try:
+        state = store.seed_token(provider, "a0", "r0")
+        assert state is not None
+        results = list(ThreadPoolExecutor(4).map(lambda _: store.try_lease(provider, 1), range(8)))
+        assert results.count(Lease.WON) == 1
+        assert store.save_refreshed(provider, 1, "a1", "r1", 60)
+        assert not store.save_refreshed(provider, 1, "a2", "r2", 60)
+        assert store.load_token(provider).refresh_token == "r1"  # type: ignore[union-attr]
+    finally:
+        with eng.begin() as conn:
+            conn.execute(OAuthToken.__table__.delete().where(OAuthToken.provider == provider))
+        eng.dispose()
 
 
 def test_replay_memory_and_user_activity(engine: Engine) -> None:

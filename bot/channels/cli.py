@@ -1,4 +1,4 @@
-"""``python -m bot telegram poll|set-webhook`` and ``python -m bot channels credentials``."""
+"""``python -m bot telegram poll|set-webhook`` and ``python -m bot channels credentials|zalo-token``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def _credentials(args: argparse.Namespace) -> int:
     return main([str(args.output)] if args.output else [])
 
 
+def _zalo_token(args: argparse.Namespace) -> int:
+    from bot.channels.store import ChannelStore
+
+    app_id = os.environ.get("ZALO_APP_ID", "")
+    if not app_id:
+        raise SystemExit("error: set ZALO_APP_ID first")
+    state = ChannelStore().replace_token(f"zalo:{app_id}", args.access_token or "", args.refresh_token)
+    print(f"stored a new Zalo token pair for app {app_id} (version {state.version})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``telegram`` and ``channels`` command groups."""
     telegram = subparsers.add_parser("telegram", help="Telegram channel: polling runner, webhook registration")
@@ -54,3 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cred = csub.add_parser("credentials", help="write the Rasa credentials file with the configured channels only")
     cred.add_argument("output", nargs="?", type=Path, default=None, help="default: var/credentials.yml")
     cred.set_defaults(func=_credentials)
+    zalo = csub.add_parser("zalo-token", help="store a Zalo token pair after re-authorising the OA (replaces the old)")
+    zalo.add_argument("--refresh-token", required=True)
+    zalo.add_argument("--access-token", default="", help="optional; obtained with the refresh token when omitted")
+    zalo.set_defaults(func=_zalo_token)

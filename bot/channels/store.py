@@ -126,6 +126,23 @@ class ChannelStore:
                 pass  # the database already holds a pair: it is newer than the configured seed
         return self.load_token(provider)
 
+    def replace_token(self, provider: str, access_token: str, refresh_token: str) -> TokenState:
+        """Store a pair obtained by re-authorising the app (the old pair is dead); bumps the version."""
+        self.ensure_tables()
+        t = OAuthToken.__table__
+        values = {"access_token": access_token, "refresh_token": refresh_token, "access_expires_at": None}
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                update(t)
+                .where(t.c.provider == provider)
+                .values(**values, version=t.c.version + 1, lease_until=None, updated_at=utcnow())
+            ).rowcount
+            if not updated:
+                conn.execute(insert(t).values(provider=provider, **values, version=1, updated_at=utcnow()))
+        state = self.load_token(provider)
+        assert state is not None
+        return state
+
     def try_lease(self, provider: str, seen_version: int, seconds: float = 30.0) -> Lease:
         """Claim the right to spend the refresh token of ``seen_version`` (compare-and-swap)."""
         now = utcnow()
