@@ -55,5 +55,7 @@ class VietnameseTokenizer(Tokenizer):
             else frozenset()
         )
         spans = segment(text, self._config["segmenter"], edges)
-        tokens = [Token(s.text, s.start, lemma=s.lemma) for s in spans]
+        # Pass the end explicitly: Token defaults it to start + len(text), and the text is NFC
+        # while the offsets point into the message as received (NFD from iPhone keyboards).
+        tokens = [Token(s.text, s.start, s.end, lemma=s.lemma) for s in spans]
         return self._apply_token_pattern(tokens)
