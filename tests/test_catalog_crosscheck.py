@@ -5,7 +5,10 @@ For every curated file whose code has a full record in
 (online, direct, postal):
 
 * the fees, as a multiset of amounts (a list of zero amounts counts as "free",
-  the same as ``fees: []``);
+  the same as ``fees: []``). A fee with no fixed figure (curated ``amount: null``,
+  a portal fee whose ``value`` is null or missing) counts as "varies": it is
+  never free, so it matches only a "varies" fee on the other side, and a
+  curated ``amount: null`` against the portal's 0 needs a note;
 * the processing time and its unit (a time of 0 counts as "not given", as the
   portal's own page renders it);
 
@@ -79,11 +82,35 @@ def _names_match(curated: str, portal: str) -> bool:
     return len(curated.split()) >= MIN_EXCERPT_WORDS and f" {curated} " in f" {portal} "
 
 
-def _fee_multiset(amounts: list[float]) -> Counter[float]:
-    """Amounts as a multiset; all-zero lists mean "free" and equal the empty list."""
-    if all(a == 0 for a in amounts):
+def _fee_multiset(amounts: list[float | None]) -> Counter[float | None]:
+    """Amounts as a multiset; all-zero lists mean "free" and equal the empty list.
+
+    ``None`` is a fee whose figure is set elsewhere (a provincial council, the
+    vehicle's value): not zero, so a list holding one is never "free".
+    """
+    if all(a is not None and a == 0 for a in amounts):
         return Counter()
     return Counter(amounts)
+
+
+def _portal_amount(fee: dict[str, Any]) -> float | None:
+    """A portal fee's ``value`` in VND; ``None`` when the portal gives no figure (null or missing)."""
+    value = fee.get("value")
+    return None if value in (None, "") else float(value)
+
+
+def _curated_amount(fee: dict[str, Any]) -> float | None:
+    """A curated fee's ``amount``; ``None`` for ``amount: null`` (a fee applies, its figure is set elsewhere)."""
+    amount = fee["amount"]
+    return None if amount is None else float(amount)
+
+
+def _show_fees(fees: Counter[float | None]) -> str:
+    """A multiset of amounts for a message: sorted figures, "varies" for no fixed figure, "free" when empty."""
+    if not fees:
+        return "free"
+    figures = sorted(a for a in fees.elements() if a is not None)
+    return str(figures + ["varies"] * fees[None])
 
 
 def _time(value: Any) -> float | None:
@@ -129,14 +156,13 @@ def compare_methods(curated: dict[str, Any], record: dict[str, Any]) -> list[Mis
                     f"YAML {my_time[0]} {my_time[1]} vs portal " + " / ".join(f"{t} {u}" for t, u in times),
                 )
             )
-        fee_sets = [_fee_multiset([float(f.get("value") or 0) for f in m.get("fees") or []]) for m in portal[channel]]
-        my_fees = _fee_multiset([float(f["amount"]) for f in mine.get("fees") or []])
+        fee_sets = [_fee_multiset([_portal_amount(f) for f in m.get("fees") or []]) for m in portal[channel]]
+        my_fees = _fee_multiset([_curated_amount(f) for f in mine.get("fees") or []])
         if my_fees not in fee_sets:
             found.append(
                 Mismatch(
                     f"methods.{channel}.fees",
-                    f"YAML amounts {sorted(my_fees.elements()) or 'free'} vs portal "
-                    + " / ".join(str(sorted(s.elements()) or "free") for s in fee_sets),
+                    f"YAML amounts {_show_fees(my_fees)} vs portal " + " / ".join(_show_fees(s) for s in fee_sets),
                 )
             )
     return found
@@ -200,6 +226,46 @@ def test_excerpt_rule_needs_three_whole_words() -> None:
 def test_fee_lists_of_zeros_mean_free() -> None:
     assert _fee_multiset([0.0]) == _fee_multiset([])
     assert _fee_multiset([20000.0, 0.0]) != _fee_multiset([20000.0])
+
+
+def test_fee_without_figure_is_never_free() -> None:
+    assert _fee_multiset([None]) != _fee_multiset([])
+    assert _fee_multiset([None]) != _fee_multiset([0.0])
+    assert _fee_multiset([0.0, None]) == Counter({0.0: 1, None: 1})
+    assert _portal_amount({"value": None}) is None
+    assert _portal_amount({"description": "Do Hội đồng nhân dân tỉnh quy định"}) is None
+    assert _portal_amount({"value": 0}) == 0.0
+    assert _curated_amount({"amount": None}) is None
+    assert _show_fees(Counter([20000.0, None])) == "[20000.0, 'varies']"
+
+
+def _one_channel(fees: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "executionMethods": [
+            {"submissionMethod": "DIRECT", "processingTime": 1, "processingTimeUnit": "WORKING_DAY", "fees": fees}
+        ]
+    }
+
+
+def test_curated_null_amount_against_portal_fees() -> None:
+    curated = {
+        "methods": [
+            {
+                "channel": "direct",
+                "processing_time": 1,
+                "time_unit": "working_day",
+                "fees": [{"amount": 0}, {"amount": None}],
+            }
+        ]
+    }
+    # The portal's 0 reads as free: a curated "varies" differs from it and needs a note.
+    assert [m.field for m in compare_methods(curated, _one_channel([{"value": 0}]))] == ["methods.direct.fees"]
+    # A portal fee with no figure is the same "varies".
+    assert compare_methods(curated, _one_channel([{"value": 0}, {"value": None}])) == []
+    assert compare_methods(curated, _one_channel([{"value": 0}, {"description": "HĐND tỉnh quy định"}])) == []
+    # ... and is not free: an empty curated list does not match it.
+    free = {"methods": [{**curated["methods"][0], "fees": []}]}
+    assert [m.field for m in compare_methods(free, _one_channel([{"value": None}]))] == ["methods.direct.fees"]
 
 
 @pytest.mark.parametrize("path", CATALOG_FILES, ids=[p.name for p in CATALOG_FILES])
