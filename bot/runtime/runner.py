@@ -136,7 +136,7 @@ def run() -> int:
     base = f"http://{ports.host}:{ports.rasa}"
     print(
         "\nTrợ lý Dịch vụ công is running:\n"
-        f"  web widget     {base}/webhooks/widget/\n"
+        f"  web widget     {base}/widget/\n"
         f'  REST webhook   {base}/webhooks/rest/webhook   (POST {{"sender": "me", "message": "xin chào"}})\n'
         f"  socket.io      {base}/socket.io/\n"
         f"  Rasa HTTP API  {base}/status\n"
