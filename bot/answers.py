@@ -114,9 +114,7 @@ def format_time(method: Method) -> str:
 def format_fee(fee: Fee) -> str:
     """One fee with its legal basis; says so when the figure comes from the law rather than the portal."""
     amount = (
-        "mức thu không cố định"
-        if fee.amount is None
-        else ("miễn phí" if fee.amount == 0 else format_vnd(fee.amount))
+        "mức thu không cố định" if fee.amount is None else ("miễn phí" if fee.amount == 0 else format_vnd(fee.amount))
     )
     text = amount + (f" — {fee.description}" if fee.description else "")
     if fee.legal_basis:
@@ -198,19 +196,29 @@ def fees(proc: Procedure) -> Reply:
         body = f"Dạ, thủ tục {proc.name} không mất phí, lệ phí ạ."
         return Reply(_with_citation(proc, body))
     lines = [f"Dạ, phí, lệ phí của thủ tục {proc.name}:"]
+    # Channels with the same fees share one entry, so a long fee list is not repeated per channel.
+    groups: dict[tuple[Fee, ...], list[str]] = {}
     for m in methods:
-        label = CHANNEL_LABELS.get(m.channel, m.channel)
-        if not m.fees:
+        groups.setdefault(m.fees, []).append(m.channel)
+    for group_fees, channels in groups.items():
+        label = _channels_label(channels)
+        if not group_fees:
             lines.append(f"• {label}: không mất phí.")
-        elif len(m.fees) == 1:
-            lines.append(f"• {label}: {format_fee(m.fees[0])}")
+        elif len(group_fees) == 1:
+            lines.append(f"• {label}: {format_fee(group_fees[0])}")
         else:
             lines.append(f"• {label}:")
-            lines += [f"   – {format_fee(f)}" for f in m.fees]
+            lines += [f"   – {format_fee(f)}" for f in group_fees]
     cheaper = _online_saving(proc)
     if cheaper:
         lines.append(f"\nNộp trực tuyến tiết kiệm hơn {format_vnd(cheaper)} so với nộp trực tiếp ạ.")
     return Reply(_with_citation(proc, "\n".join(lines)))
+
+
+def _channels_label(channels: list[str]) -> str:
+    """ "Nộp trực tuyến", or "Nộp trực tuyến, trực tiếp" for channels that share their fees."""
+    labels = [CHANNEL_LABELS.get(c, c) for c in channels]
+    return labels[0] + "".join(", " + label.removeprefix("Nộp ").lower() for label in labels[1:])
 
 
 def _online_saving(proc: Procedure) -> int | None:
