@@ -19,6 +19,7 @@ from bot.db import Base, make_engine
 MODEL_MODULES = (
     "bot.catalog.models",
     "bot.dossiers.models",
+    "bot.channels.store",
 )
 
 for _name in MODEL_MODULES:
