@@ -28,3 +28,13 @@ def test_variants_are_distinct_and_exclude_original() -> None:
     texts = [v.text for v in variants(ex)]
     assert "không được à" not in texts
     assert len(texts) == len(set(texts)) == 3
+
+
+def test_alternate_teencode_uses_other_common_forms() -> None:
+    text = "đổi giấy phép lái xe được không, cần giấy tờ gì"
+    ex = Example(text, (Entity(0, len("đổi giấy phép lái xe"), "procedure"),))
+    out = with_teencode(ex, alternate=True)
+    assert " k," in out.text and out.text.endswith(" j")
+    assert "dk" not in out.text.split()  # ambiguous between "được" and "đăng ký": never generated for "được"
+    assert _values(out) == ["đổi gplx"]
+    assert [v.text for v in variants(ex)][-1] == without_diacritics(out).text
