@@ -66,12 +66,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+WEBHOOK_SECRET = "test-onedoor-secret"
+
+
 @pytest.fixture(scope="session")
 def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real assistant (action server + Rasa with REST, socket.io and the widget) on spare local ports.
+    """The real assistant (action server, Rasa with REST, socket.io and the widget, dossier watcher).
 
-    Uses the model for the current training data (``make test`` trains it first; here it is
-    trained if missing), a throwaway catalogue and tracker database, and demo dossiers.
+    On spare local ports, with the model for the current training data (``make test`` trains
+    it first; here it is trained if missing), a throwaway database with the curated catalogue
+    and the demo dossiers, a one-second watcher and a known one-door webhook secret.
     Yields the Rasa server's base URL.
     """
     from bot.catalog.loader import load_curated
@@ -82,25 +86,38 @@ def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     work = tmp_path_factory.mktemp("bot")
     url = f"sqlite:///{work / 'bot.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    load_curated(engine=engine)
-    seed_demo(engine)
-    engine.dispose()
-    model = ensure_model()
-    ports = Ports(host="127.0.0.1", rasa=_free_port(), actions=_free_port())
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "BOT_VAR_DIR")}
-    os.environ["DATABASE_URL"] = url
-    os.environ["BOT_VAR_DIR"] = str(work)
+    env = {
+        "DATABASE_URL": url,
+        "BOT_VAR_DIR": str(work),
+        "ONEDOOR_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DOSSIER_WATCH_INTERVAL": "1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    _clear_setting_caches()
+    procs = []
     try:
-        procs = start_servers(model, ports, log_dir=work / "log", tracker_db=work / "tracker.db")
+        engine = make_engine(url)
+        upgrade(engine)
+        load_curated(engine=engine)
+        seed_demo(engine)
+        engine.dispose()
+        ports = Ports(host="127.0.0.1", rasa=_free_port(), actions=_free_port())
+        procs = start_servers(ensure_model(), ports, log_dir=work / "log", tracker_db=work / "tracker.db")
+        yield f"http://{ports.host}:{ports.rasa}"
     finally:
+        stop_servers(procs)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    try:
-        yield f"http://{ports.host}:{ports.rasa}"
-    finally:
-        stop_servers(procs)
+        _clear_setting_caches()
+
+
+def _clear_setting_caches() -> None:
+    from bot.dossiers.config import dossier_settings
+
+    settings.cache_clear()
+    if hasattr(dossier_settings, "cache_clear"):
+        dossier_settings.cache_clear()

@@ -1,22 +1,17 @@
 """The widget end to end: headless Chromium → /widget/ → Rasa's socket.io channel → trained model → actions.
 
-Starts the action server and Rasa with ``bot.runtime.runner.start_servers``
-(the same code as ``make run``) on a free port, or uses a running bot when
-``WIDGET_E2E_URL`` is set (e.g. ``http://127.0.0.1:5005``). Skips with a
-clear message when no trained model exists yet (``make train``).
+Uses the ``running_bot`` fixture (the same ``start_servers`` as ``make run``, on
+free ports, with the model for the current data), or a running bot when
+``WIDGET_E2E_URL`` is set (e.g. ``http://127.0.0.1:5005``).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from browser import chromium, screenshot
-from channel_fakes import free_port
 
 from bot.config import PROJECT_ROOT
 
@@ -25,40 +20,13 @@ QUESTION = "đăng ký tạm trú cần giấy tờ gì"
 CODE = "1.004194"
 
 
-def _port_busy(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _trained_model() -> Path | None:
-    from bot.runtime.model import MODELS_DIR, model_path
-
-    current = model_path()
-    if current.exists():
-        return current
-    return None if not MODELS_DIR.is_dir() else next(iter(sorted(MODELS_DIR.glob("*.tar.gz"), reverse=True)), None)
-
-
 @pytest.fixture(scope="module")
-def bot_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def bot_url(request: pytest.FixtureRequest) -> str:
+    """A running bot: ``WIDGET_E2E_URL`` if set, else the real servers started for the test session."""
     external = os.environ.get("WIDGET_E2E_URL")
     if external:
-        yield external.rstrip("/")
-        return
-    model = _trained_model()
-    if model is None:
-        pytest.skip("no trained model in models/ yet: run `make train` (or set WIDGET_E2E_URL to a running bot)")
-    from bot.runtime.runner import Ports, start_servers, stop_servers
-
-    # endpoints.yml points Rasa at the action server on 5055.
-    if _port_busy(5055):
-        pytest.skip("port 5055 is taken (a bot is already running?): set WIDGET_E2E_URL=http://127.0.0.1:5005")
-    ports = Ports(host="127.0.0.1", rasa=free_port(), actions=5055)
-    procs = start_servers(model, ports, log_dir=tmp_path_factory.mktemp("e2e-logs"))
-    try:
-        yield f"http://127.0.0.1:{ports.rasa}"
-    finally:
-        stop_servers(procs)
+        return external.rstrip("/")
+    return str(request.getfixturevalue("running_bot"))
 
 
 def _wait(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]

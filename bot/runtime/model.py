@@ -60,6 +60,9 @@ def _rasa_env() -> dict[str, str]:
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PYTHONHASHSEED", "0")
+    if not sys.stdout.isatty():
+        # Progress bars redrawn thousands of times make CI logs unreadable.
+        env.setdefault("TQDM_DISABLE", "1")
     return env
 
 
