@@ -16,12 +16,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium, screenshot
+from browser import chromium, screenshot, wait_for
 from channel_fakes import FakeTelegram, FakeZalo, ThreadedApp, free_port, tg_text_update
 
 from bot.channels.credentials import write_credentials
@@ -34,19 +34,6 @@ RASA = str(Path(sys.executable).with_name("rasa"))
 TOKEN = "777:rasa-test"
 SECRET = "rasa-test-secret"
 ZALO = {"ZALO_APP_ID": "42", "ZALO_APP_SECRET": "app-s", "ZALO_OA_SECRET_KEY": "oa-s", "ZALO_REFRESH_TOKEN": "r0"}
-
-
-def _wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None, raw: bytes | None = None) -> int:
@@ -113,7 +100,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             with urllib.request.urlopen(f"{url}/status", timeout=2) as resp:
                 return resp.status == 200
 
-        _wait(ready, 240, "rasa run")
+        wait_for(ready, 240, "rasa run")
         yield Stack(url, telegram, zalo, log)
     finally:
         proc.terminate()
@@ -132,15 +119,15 @@ def test_widget_through_rasa_socketio(stack: Stack) -> None:
     with chromium() as driver:
         driver.get(f"{stack.url}/widget/")
         find = driver.find_elements
-        _wait(lambda: driver.execute_script("return localStorage.getItem('tldvc:session')"), 30, "session")
+        wait_for(lambda: driver.execute_script("return localStorage.getItem('tldvc:session')"), 30, "session")
         driver.find_element(By.ID, "tldvc-input").send_keys("giấy tờ tạm trú", Keys.ENTER)
-        _wait(lambda: "1.004194" in find(By.CSS_SELECTOR, ".tldvc-bot")[-1].text, 60, "reply over socket.io")
-        button = _wait(lambda: find(By.CSS_SELECTOR, ".tldvc-reply"), 10, "quick reply")[0]
+        wait_for(lambda: "1.004194" in find(By.CSS_SELECTOR, ".tldvc-bot")[-1].text, 60, "reply over socket.io")
+        button = wait_for(lambda: find(By.CSS_SELECTOR, ".tldvc-reply"), 10, "quick reply")[0]
         assert button.text == "Lệ phí"
         button.click()
-        _wait(lambda: "em chào" in find(By.CSS_SELECTOR, ".tldvc-bot")[-1].text, 60, "reply to the button payload")
+        wait_for(lambda: "em chào" in find(By.CSS_SELECTOR, ".tldvc-bot")[-1].text, 60, "reply to the button payload")
         driver.refresh()
-        _wait(lambda: len(find(By.CSS_SELECTOR, ".tldvc-msg")) >= 4, 20, "history after reload")
+        wait_for(lambda: len(find(By.CSS_SELECTOR, ".tldvc-msg")) >= 4, 20, "history after reload")
         screenshot(driver, "widget-rasa-tiny-bot.png")
 
 
@@ -149,14 +136,14 @@ def test_telegram_webhook_and_push_through_rasa(stack: Stack) -> None:
     hook = f"{stack.url}/webhooks/telegram_ptb/webhook"
     status = _post(hook, tg_text_update(1, chat, "giấy tờ tạm trú"), {"X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert status == 200
-    sent = _wait(lambda: stack.telegram.calls_to("sendMessage"), 30, "Telegram reply")
+    sent = wait_for(lambda: stack.telegram.calls_to("sendMessage"), 30, "Telegram reply")
     assert "1.004194" in sent[0]["text"]
     assert sent[0]["reply_markup"]["inline_keyboard"][0][0] == {"text": "Lệ phí", "callback_data": "/greet"}
 
     # A bot-initiated message (e.g. a dossier notification) through Rasa's HTTP API.
     trigger = f"{stack.url}/conversations/{chat}/trigger_intent?output_channel=telegram_ptb"
     assert _post(trigger, {"name": "notify"}) == 200
-    pushed = _wait(
+    pushed = wait_for(
         lambda: [m for m in stack.telegram.calls_to("sendMessage") if "kết quả" in m["text"]], 30, "push message"
     )
     assert int(pushed[0]["chat_id"]) == chat
@@ -175,7 +162,7 @@ def test_zalo_webhook_reply_and_window_through_rasa(stack: Stack) -> None:
     raw = json.dumps(event, ensure_ascii=False).encode()
     mac = signature(ZALO["ZALO_APP_ID"], raw, event["timestamp"], ZALO["ZALO_OA_SECRET_KEY"])
     assert _post(f"{stack.url}/webhooks/zalo/webhook", {}, {SIGNATURE_HEADER: mac}, raw=raw) == 200
-    sent = _wait(lambda: stack.zalo.sent, 30, "Zalo reply")
+    sent = wait_for(lambda: stack.zalo.sent, 30, "Zalo reply")
     assert sent[0]["recipient"]["user_id"] == user
     assert "1.004194" in sent[0]["message"]["text"] and "1. Lệ phí" in sent[0]["message"]["text"]
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 import socketio
 from aiohttp import web
-from browser import chromium, screenshot
+from browser import chromium, screenshot, wait_for
 from channel_fakes import FakeRasa, free_port, run_channel
 
 from bot.channels.widget import WidgetInput, asset
@@ -129,19 +128,6 @@ def fake_server() -> Iterator[FakeSocketServer]:
     server.start()
     yield server
     server.close()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_widget_conversation_buttons_reload_and_reconnect(fake_server: FakeSocketServer) -> None:

@@ -8,10 +8,9 @@ free ports, with the model for the current data), or a running bot when
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
-from browser import chromium, screenshot
+from browser import chromium, screenshot, wait_for
 
 from bot.config import PROJECT_ROOT
 
@@ -29,19 +28,6 @@ def bot_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("running_bot"))
 
 
-def _wait(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_widget_answers_with_the_procedure_code_and_keeps_history(bot_url: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -49,22 +35,24 @@ def test_widget_answers_with_the_procedure_code_and_keeps_history(bot_url: str) 
     with chromium() as driver:
         driver.get(f"{bot_url}/widget/")
         find = driver.find_elements
-        _wait(lambda: driver.execute_script("return localStorage.getItem('tldvc:session')"), 60, "socket.io session")
+        wait_for(lambda: driver.execute_script("return localStorage.getItem('tldvc:session')"), 60, "socket.io session")
         driver.find_element(By.ID, "tldvc-input").send_keys(QUESTION, Keys.ENTER)
         typing = driver.find_element(By.CSS_SELECTOR, ".tldvc-typing")
         assert typing.is_displayed() or find(By.CSS_SELECTOR, ".tldvc-bot")[-1].text, "typing state or an answer"
-        _wait(lambda: any(CODE in m.text for m in find(By.CSS_SELECTOR, ".tldvc-bot")), 90, f"an answer citing {CODE}")
+        wait_for(
+            lambda: any(CODE in m.text for m in find(By.CSS_SELECTOR, ".tldvc-bot")), 90, f"an answer citing {CODE}"
+        )
         screenshot(driver, "widget-e2e-answer.png")
 
-        buttons = _wait(lambda: find(By.CSS_SELECTOR, ".tldvc-reply"), 20, "quick-reply buttons")
+        buttons = wait_for(lambda: find(By.CSS_SELECTOR, ".tldvc-reply"), 20, "quick-reply buttons")
         before = len(find(By.CSS_SELECTOR, ".tldvc-bot"))
         title = buttons[0].text
         buttons[0].click()
-        _wait(lambda: find(By.CSS_SELECTOR, ".tldvc-user")[-1].text.endswith(title), 10, "button shown as sent")
-        _wait(lambda: len(find(By.CSS_SELECTOR, ".tldvc-bot")) > before, 90, "an answer to the button")
+        wait_for(lambda: find(By.CSS_SELECTOR, ".tldvc-user")[-1].text.endswith(title), 10, "button shown as sent")
+        wait_for(lambda: len(find(By.CSS_SELECTOR, ".tldvc-bot")) > before, 90, "an answer to the button")
 
         driver.refresh()
-        _wait(lambda: any(CODE in m.text for m in find(By.CSS_SELECTOR, ".tldvc-bot")), 20, "history after reload")
+        wait_for(lambda: any(CODE in m.text for m in find(By.CSS_SELECTOR, ".tldvc-bot")), 20, "history after reload")
         assert any(QUESTION in m.text for m in find(By.CSS_SELECTOR, ".tldvc-user"))
         path = screenshot(driver, "widget-e2e.png")
         assert path.is_file() and path.is_relative_to(PROJECT_ROOT / "reports")

@@ -33,6 +33,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.channels import mask_user, setting
+from bot.channels.output import ReplyOutputChannel
 from bot.channels.replies import TELEGRAM_TEXT_LIMIT, Reply
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class _BotPerLoop:
             await bot.shutdown()
 
 
-class TelegramOutput(OutputChannel):
+class TelegramOutput(ReplyOutputChannel):
     """Sends Rasa's replies to a Telegram chat: text split at 4096 characters, buttons as an inline keyboard."""
 
     @classmethod
@@ -139,21 +140,6 @@ class TelegramOutput(OutputChannel):
             text = part or ("Anh/chị chọn một mục dưới đây:" if reply.buttons else "Liên kết:")
             await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup if last else None)
         return len(parts)
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        """Rasa's entry point for every bot utterance."""
-        await self.send_reply(recipient_id, Reply.from_rasa(message))
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self.send_reply(recipient_id, Reply(text=text))
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        await self.send_reply(recipient_id, Reply.from_rasa({"text": text, "buttons": buttons}))
-
-    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        await self.send_reply(recipient_id, Reply.from_rasa({"custom": json_message}))
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]

@@ -46,6 +46,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import mask_user, setting
+from bot.channels.output import ReplyOutputChannel
 from bot.channels.replies import ZALO_TEXT_LIMIT, Button, Reply
 from bot.channels.store import ChannelStore, Lease, TokenState, utcnow
 
@@ -261,7 +262,7 @@ class ZaloClient:
         return int(data.get("error", -1)), str(data.get("message", ""))
 
 
-class ZaloOutput(OutputChannel):
+class ZaloOutput(ReplyOutputChannel):
     """Rasa output channel for Zalo; :meth:`send_reply` returns the :class:`SendStatus`."""
 
     @classmethod
@@ -276,20 +277,6 @@ class ZaloOutput(OutputChannel):
         status = await self.client.send_reply(user_id, reply)
         self.statuses.append(status)
         return status
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        await self.send_reply(recipient_id, Reply.from_rasa(message))
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self.send_reply(recipient_id, Reply(text=text))
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        await self.send_reply(recipient_id, Reply.from_rasa({"text": text, "buttons": buttons}))
-
-    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        await self.send_reply(recipient_id, Reply.from_rasa({"custom": json_message}))
 
 
 class ZaloInput(InputChannel):

@@ -1,0 +1,32 @@
+"""An OutputChannel base for connectors that render a channel-neutral :class:`Reply` natively."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.channels.channel import OutputChannel
+
+from bot.channels.replies import Reply
+
+
+class ReplyOutputChannel(OutputChannel):
+    """Routes every Rasa send method through :meth:`send_reply`, so a connector renders one format."""
+
+    async def send_reply(self, recipient_id: str, reply: Reply) -> Any:
+        """Render ``reply`` on the platform (text, buttons, links; split at its limit)."""
+        raise NotImplementedError
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Rasa's entry point for every bot utterance."""
+        await self.send_reply(recipient_id, Reply.from_rasa(message))
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_reply(recipient_id, Reply(text=text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_reply(recipient_id, Reply.from_rasa({"text": text, "buttons": buttons}))
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        await self.send_reply(recipient_id, Reply.from_rasa({"custom": json_message}))
