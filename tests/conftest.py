@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from bot.config import PROJECT_ROOT, settings
@@ -15,6 +17,7 @@ from bot.db import make_engine
 SHARED_DIR = Path(os.environ.get("SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 SNAPSHOT_DIR = SHARED_DIR / "portal-snapshot"
 PAGES_DIR = SHARED_DIR / "portal-pages"
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +34,29 @@ def pages_dir() -> Path:
     if not PAGES_DIR.is_dir():
         pytest.skip(f"reference pages not found at {PAGES_DIR} (../shared is absent)")
     return PAGES_DIR
+
+
+@pytest.fixture
+def pg_schema_engine() -> Iterator[Engine]:
+    """An engine whose search_path is a fresh schema in the test database; skipped without PostgreSQL."""
+    admin = create_engine(PG_URL, future=True)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 (db test, user postgres): {type(exc).__name__}")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(PG_URL, future=True, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,6 @@ from bot.catalog.schema import current_revision, head_revision, is_up_to_date, u
 from bot.catalog.service import ProcedureCatalog
 from bot.db import Base
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CATALOG_TABLES = {t for t in Base.metadata.tables if t.startswith("catalog_")}
 
 
@@ -66,29 +63,6 @@ def test_unique_code_province_on_sqlite(engine: Engine) -> None:
         conn.execute(insert, {"p": "01"})
     with pytest.raises(Exception, match="UNIQUE"), engine.begin() as conn:
         conn.execute(insert, {"p": ""})
-
-
-@pytest.fixture
-def pg_schema_engine() -> Iterator[Engine]:
-    """An engine whose search_path is a fresh schema in the test database; skipped without PostgreSQL."""
-    admin = create_engine(PG_URL, future=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 (db test, user postgres): {type(exc).__name__}")
-    schema = f"test_catalog_{uuid.uuid4().hex[:10]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, future=True, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_upgrade_postgresql_matches_models(pg_schema_engine: Engine) -> None:

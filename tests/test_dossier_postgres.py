@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 import bot.dossiers.models  # noqa: F401 - registers the tables on Base
@@ -22,7 +20,6 @@ from bot.dossiers.service import DossierLookup, LockedOut, Verified, WrongPhone
 from bot.dossiers.store import DossierStore
 from bot.dossiers.watcher import DossierWatcher
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 DOSSIER_TABLES = {t for t in Base.metadata.tables if t == "dossiers" or t.startswith("dossier_")}
 SALT = b"pg-salt"
 DEMO = "000.00.00.H99-261120-0001"
@@ -56,30 +53,12 @@ def test_migration_on_sqlite_matches_models_and_downgrades(engine: Engine) -> No
 
 
 @pytest.fixture
-def pg_engine() -> Iterator[Engine]:
-    """An engine on a fresh schema of the test database, migrated to head; skipped without PostgreSQL."""
-    admin = create_engine(PG_URL, future=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 (db test, user postgres): {type(exc).__name__}")
-    schema = f"test_dossier_{uuid.uuid4().hex[:10]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, future=True, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def pg_engine(pg_schema_engine: Engine) -> Engine:
+    """A fresh PostgreSQL schema migrated to head; skipped without PostgreSQL."""
+    upgrade(pg_schema_engine)
+    return pg_schema_engine
 
 
-@pytest.mark.postgres
 def test_migration_on_postgres_matches_models(pg_engine: Engine) -> None:
     assert _diffs(pg_engine) == []
 
