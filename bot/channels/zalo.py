@@ -160,7 +160,7 @@ class ZaloClient:
         if state is None:
             state = await asyncio.to_thread(self.store.seed_token, self.provider, self.seed_access, self.seed_refresh)
         if state is None:
-            raise ZaloError("no Zalo refresh token: set ZALO_REFRESH_TOKEN (see docs/CHANNELS.md)")
+            raise ZaloError("no Zalo refresh token: set ZALO_REFRESH_TOKEN (see the README: Zalo Official Account)")
         return state
 
     async def refresh(self, seen: TokenState) -> TokenState:
