@@ -1,4 +1,4 @@
-"""Demo dossiers so a new user can try the lookup flow (listed in docs/DEMO_DOSSIERS.md).
+"""Demo dossiers so a new user can try the lookup flow (listed in the README).
 
 All are on the invented agency code ``H99`` and flagged ``is_demo``; names are invented.
 """
