@@ -17,7 +17,9 @@ from conftest import WEBHOOK_SECRET
 from bot.dossiers.watcher import sign_webhook
 
 pytestmark = pytest.mark.slow
-CODE = "000.00.00.H99-261120-0001"
+# Not the README's main demo dossier: other end-to-end tests read its status.
+CODE = "000.00.00.H99-261102-0002"
+LAST4 = "2468"
 
 
 class Citizen:
@@ -62,7 +64,7 @@ def test_verify_subscribe_and_receive_a_pushed_status_change(running_bot: str) -
     async def scenario() -> tuple[str, str, str, str]:
         async with Citizen(running_bot) as citizen:
             asked = await citizen.say(f"tra cứu hồ sơ {CODE}")
-            status = await citizen.say("6789")
+            status = await citizen.say(LAST4)
             subscribed = await citizen.say("báo cho tôi khi có kết quả")
             body = json.dumps({"code": CODE, "status": 9}).encode()
             signature = sign_webhook(body, WEBHOOK_SECRET, int(time.time()))
@@ -80,7 +82,7 @@ def test_verify_subscribe_and_receive_a_pushed_status_change(running_bot: str) -
 
     asked, status, subscribed, pushed = asyncio.run(scenario())
     assert "4 số cuối" in asked
-    assert "Đang xử lý" in status and "01/12/2026" in status
+    assert "Yêu cầu bổ sung giấy tờ" in status and "04/12/2026" in status
     assert CODE in subscribed
     assert CODE in pushed and "Đã xử lý xong" in pushed
 
