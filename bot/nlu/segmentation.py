@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.text import fold
+from bot.text import fold, strip_diacritics
 
 # Tokens that word segmenters would break apart: dossier codes
 # (000.00.12.H61-240831-0001), procedure codes (1.004222), dates, decimals, e-mail.
@@ -73,10 +73,43 @@ def _segment_syllables(text: str) -> list[str]:
     return re.findall(r"\w+|[^\w\s]", text)
 
 
+def _segment_auto(text: str) -> list[str]:
+    """underthesea on accented text; syllables on text typed without diacritics.
+
+    underthesea's model is trained on accented, mostly lower-case text. On "lam ho chieu
+    mat bao lau" it invents words across the procedure's edge ("chieu mat"), and on
+    capitals it splits at random, so the entity tagger can only return whole wrong
+    tokens. Syllables keep every edge available; capitals are segmented lower-cased.
+    """
+    if strip_diacritics(text) == text:
+        return _segment_syllables(text)
+    lowered = text.lower()
+    if lowered == text or len(lowered) != len(text):
+        return _segment_underthesea(text)
+    # Same length, so positions found in the lower-cased text cut the original.
+    words: list[str] = []
+    cursor = 0
+    for word in _segment_underthesea(lowered):
+        syllables = word.split()
+        start = lowered.find(syllables[0], cursor) if syllables else -1
+        if start < 0:
+            continue
+        end = start + len(syllables[0])
+        for syl in syllables[1:]:
+            nxt = lowered.find(syl, end)
+            if nxt < 0:
+                break
+            end = nxt + len(syl)
+        words.append(" ".join(text[start:end].split()))
+        cursor = end
+    return words
+
+
 SEGMENTERS: dict[str, Callable[[str], list[str]]] = {
     "underthesea": _segment_underthesea,
     "pyvi": _segment_pyvi,
     "syllable": _segment_syllables,
+    "auto": _segment_auto,
 }
 
 
