@@ -255,8 +255,10 @@ def main() -> int:
     args = parser.parse_args()
 
     if not CATALOG.is_file():
-        print(f"search_bench: reference catalogue not found at {CATALOG}; ../shared is absent, nothing to measure.",
-              file=sys.stderr)
+        print(
+            f"search_bench: reference catalogue not found at {CATALOG}; ../shared is absent, nothing to measure.",
+            file=sys.stderr,
+        )
         return 2
 
     entries, n_rows, n_curated = load_entries()
@@ -319,15 +321,23 @@ def main() -> int:
     known_ok = sum(per_kind[k][0] for k in per_kind if k != "unknown")
     print(f"catalogue: {n_rows} portal rows + {n_curated} curated files -> {len(index)} entries")
     print(f"build: {build_s * 1000:.0f} ms (best of 3; worst {max(builds) * 1000:.0f} ms)")
-    print(f"index memory: {current / 1e6:.1f} MB retained, {peak / 1e6:.1f} MB peak during build (tracemalloc); "
-          f"RSS delta {rss_delta / 1e6:.1f} MB")
-    print(f"queries: {len(queries)} ({len(known)} with a known answer, {per_kind['unknown'][1]} unknown topics), "
-          f"{args.repeat} passes, seed {args.seed}, MIN_SCORE {MIN_SCORE}")
-    print(f"wall ms:    p50 {statistics.median(timings):.2f}  p95 {_pct(timings, 95):.2f}  "
-          f"p99 {_pct(timings, 99):.2f}  max {max(timings):.2f}  mean {statistics.fmean(timings):.2f}")
-    print(f"cpu ms:     p50 {statistics.median(cpu):.2f}  p95 {_pct(cpu, 95):.2f}  "
-          f"p99 {_pct(cpu, 99):.2f}  max {max(cpu):.2f}  "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"index memory: {current / 1e6:.1f} MB retained, {peak / 1e6:.1f} MB peak during build (tracemalloc); "
+        f"RSS delta {rss_delta / 1e6:.1f} MB"
+    )
+    print(
+        f"queries: {len(queries)} ({len(known)} with a known answer, {per_kind['unknown'][1]} unknown topics), "
+        f"{args.repeat} passes, seed {args.seed}, MIN_SCORE {MIN_SCORE}"
+    )
+    print(
+        f"wall ms:    p50 {statistics.median(timings):.2f}  p95 {_pct(timings, 95):.2f}  "
+        f"p99 {_pct(timings, 99):.2f}  max {max(timings):.2f}  mean {statistics.fmean(timings):.2f}"
+    )
+    print(
+        f"cpu ms:     p50 {statistics.median(cpu):.2f}  p95 {_pct(cpu, 95):.2f}  "
+        f"p99 {_pct(cpu, 99):.2f}  max {max(cpu):.2f}  "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     print(f"top-1 accuracy on known queries: {known_ok}/{len(known)} = {known_ok / len(known):.1%}")
     for kind, (ok, total) in per_kind.items():
         label = "no result (correct)" if kind == "unknown" else "top-1"

@@ -25,6 +25,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.catalog.loader import load_curated
+from bot.catalog.schema import upgrade
+from bot.config import settings
+from bot.db import make_engine
 from bot.runtime.model import ensure_model
 from bot.runtime.runner import Ports, start_servers, stop_servers
 
@@ -95,33 +99,70 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
+async def _parse_ms(base: str, n: int = 100) -> float:
+    """Median time of NLU alone (POST /model/parse), to tell NLU cost from the dialogue's."""
+    timings = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        for i in range(n):
+            started = time.perf_counter()
+            async with session.post(f"{base}/model/parse", json={"text": CONVERSATION[i % len(CONVERSATION)]}) as r:
+                await r.json()
+            timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def measure(model: Path, users: list[int], seconds: float, ports: Ports) -> dict[str, object]:
+    """Start the servers with ``model`` and measure NLU time, load at each concurrency and memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        # Private catalogue and tracker databases, so the benchmark never touches var/.
+        os.environ["BOT_VAR_DIR"] = tmp
+        os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bot.db'}"
+        settings.cache_clear()
+        engine = make_engine()
+        upgrade(engine)
+        load_curated(engine=engine)
+        engine.dispose()
+        procs = start_servers(model, ports, log_dir=Path(tmp), tracker_db=Path(tmp) / "tracker.db")
+        try:
+            base = f"http://{ports.host}:{ports.rasa}"
+            url = f"{base}/webhooks/rest/webhook"
+            loads = [asyncio.run(_run(url, u, seconds, f"u{u}-{time.monotonic_ns()}")) for u in users]
+            return {
+                "parse_ms": asyncio.run(_parse_ms(base)),
+                "loads": loads,
+                "rasa_rss_mb": _rss_mb(procs[1].pid),
+                "actions_rss_mb": _rss_mb(procs[0].pid),
+            }
+        finally:
+            stop_servers(procs)
+
+
+def print_load(r: dict[str, float]) -> None:
+    """One line per concurrency level."""
+    print(
+        f"users={r['users']:>3}  turns={r['turns']:>5}  turns/s={r['turns_per_s']:7.1f}  "
+        f"p50={r['p50_ms']:6.1f} ms  p95={r['p95_ms']:6.1f} ms  p99={r['p99_ms']:6.1f} ms"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     model = ensure_model()
-    with tempfile.TemporaryDirectory() as tmp:
-        # A private tracker database, so the benchmark never touches var/.
-        os.environ["BOT_VAR_DIR"] = tmp
-        ports = Ports(
-            rasa=int(os.environ.get("BENCH_RASA_PORT", "5105")),
-            actions=int(os.environ.get("BENCH_ACTION_PORT", "5155")),
-        )
-        procs = start_servers(model, ports, log_dir=Path(tmp), tracker_db=Path(tmp) / "tracker.db")
-        try:
-            url = f"http://{ports.host}:{ports.rasa}/webhooks/rest/webhook"
-            print(f"model {model.name}; REST webhook {url}; SQL tracker store (SQLite); action server")
-            for users in args.users:
-                r = asyncio.run(_run(url, users, args.seconds, f"u{users}"))
-                print(
-                    f"users={r['users']:>3}  turns={r['turns']:>5}  turns/s={r['turns_per_s']:7.1f}  "
-                    f"p50={r['p50_ms']:6.1f} ms  p95={r['p95_ms']:6.1f} ms  p99={r['p99_ms']:6.1f} ms"
-                )
-            print(f"Rasa server resident memory: {_rss_mb(procs[1].pid):.0f} MB; "
-                  f"action server: {_rss_mb(procs[0].pid):.0f} MB")  # fmt: skip
-        finally:
-            stop_servers(procs)
+    ports = Ports(
+        rasa=int(os.environ.get("BENCH_RASA_PORT", "5105")),
+        actions=int(os.environ.get("BENCH_ACTION_PORT", "5155")),
+    )
+    print(f"model {model.name}; REST webhook; SQL tracker store (SQLite); action server; 127.0.0.1")
+    result = measure(model, args.users, args.seconds, ports)
+    for load in result["loads"]:  # type: ignore[union-attr]
+        print_load(load)
+    print(f"NLU alone (POST /model/parse): median {result['parse_ms']:.1f} ms")
+    print(
+        f"resident memory: Rasa server {result['rasa_rss_mb']:.0f} MB, action server {result['actions_rss_mb']:.0f} MB"
+    )
     return 0
 
 
