@@ -83,7 +83,11 @@ async def _predict(model: Path, samples: list[Sample]) -> None:
 
     from rasa.core.agent import Agent
 
+    from rasa.utils.log_utils import configure_structlog
+
+    # Rasa logs every parse (with the message text) at debug level through structlog.
     logging.getLogger("rasa").setLevel(logging.WARNING)
+    configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
     for s in samples:
         result = await agent.parse_message(s.text)
