@@ -82,7 +82,6 @@ async def _predict(model: Path, samples: list[Sample]) -> None:
     import logging
 
     from rasa.core.agent import Agent
-
     from rasa.utils.log_utils import configure_structlog
 
     # Rasa logs every parse (with the message text) at debug level through structlog.
