@@ -48,8 +48,11 @@ async def _user(session: aiohttp.ClientSession, url: str, uid: str, deadline: fl
     turn = 0
     while time.monotonic() < deadline and turn < MAX_TURNS_PER_USER:
         text = CONVERSATION[turn % len(CONVERSATION)]
+        # Each citizen holds a conversation of len(CONVERSATION) turns, then a new one starts:
+        # real chats are short, and one endless tracker would measure event replay instead.
+        sender = f"{uid}-c{turn // len(CONVERSATION)}"
         started = time.perf_counter()
-        async with session.post(url, json={"sender": uid, "message": text}) as resp:
+        async with session.post(url, json={"sender": sender, "message": text}) as resp:
             body = await resp.json()
             if resp.status != 200 or not body:
                 raise RuntimeError(f"bad reply to {text!r}: {resp.status} {body!r}")

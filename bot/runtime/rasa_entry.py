@@ -1,8 +1,9 @@
 """Start Rasa (server or action server) with personal data masked in every log line.
 
 ``python -m bot.runtime.rasa_entry run …`` is ``rasa run …`` with
-:func:`bot.privacy.install_log_masking` installed first: its log-record factory
-masks phone and ID numbers in records created after Rasa configures logging.
+:func:`bot.privacy.install_log_masking` installed first (its log-record factory
+masks phone and ID numbers in records created after Rasa configures logging)
+and the fixes of :mod:`bot.runtime.rasa_patches` applied.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ def main() -> None:
     from bot.privacy import install_log_masking
 
     install_log_masking()
+    if sys.argv[1:3] != ["run", "actions"]:
+        # The patches concern the Rasa server; importing them would load TensorFlow into the action server.
+        from bot.runtime.rasa_patches import apply_all
+
+        apply_all()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"
