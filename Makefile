@@ -52,7 +52,9 @@ lint: install
 
 bench: db train
 	@$(PY) bench/search_bench.py
-	@$(PY) bench/webhook_bench.py
+	@$(PY) bench/catalog_import_bench.py
+	@$(PY) bench/webhook_bench.py --users 1 5 20
+	@echo "(slower, by hand: bench/policy_compare.py, python -m bench.dossier_lookup)"
 
 lock: install
 	@$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
