@@ -47,7 +47,8 @@ class FakeNotifier:
 @pytest.fixture
 def store(engine: Engine) -> DossierStore:
     create_tables(engine)
-    seed_demo(engine, salt=SALT)
+    # Seeded before the test's clock, whatever the wall clock says.
+    seed_demo(engine, salt=SALT, at=NOW - timedelta(days=1))
     return DossierStore(engine, SALT)
 
 

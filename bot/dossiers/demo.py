@@ -5,7 +5,7 @@ All are on the invented agency code ``H99`` and flagged ``is_demo``; names are i
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.engine import Engine
 
@@ -75,13 +75,15 @@ DEMO_DOSSIERS: tuple[DossierInput, ...] = (
 )
 
 
-def seed_demo(engine: Engine, salt: bytes | None = None) -> int:
+def seed_demo(engine: Engine, salt: bytes | None = None, at: datetime | None = None) -> int:
     """Insert the demo dossiers that are missing (idempotent: existing ones are left as they are,
-    so a status changed during a demo survives a restart). Returns how many were added."""
+    so a status changed during a demo survives a restart). Returns how many were added.
+
+    ``at`` is when their first status is recorded (default: now); tests pass their own clock."""
     store = DossierStore(engine, salt)
     added = 0
     for item in DEMO_DOSSIERS:
         if store.fetch(item.code) is None:
-            store.upsert(item, note="demo data")
+            store.upsert(item, at=at, note="demo data")
             added += 1
     return added

@@ -196,35 +196,23 @@ class DossierStore:
                 )
             )
 
-    def failures_by_sender(self, sender: str, since: datetime) -> list[datetime]:
-        """Times of failed attempts by ``sender`` since ``since``, oldest first."""
+    def _failure_times(self, condition: Any, since: datetime) -> list[datetime]:
         with self._sessions() as session:
             return list(
                 session.execute(
                     select(VerificationAttemptRow.at)
-                    .where(
-                        VerificationAttemptRow.sender_ref == sender,
-                        VerificationAttemptRow.success.is_(False),
-                        VerificationAttemptRow.at >= since,
-                    )
+                    .where(condition, VerificationAttemptRow.success.is_(False), VerificationAttemptRow.at >= since)
                     .order_by(VerificationAttemptRow.at)
                 ).scalars()
             )
 
+    def failures_by_sender(self, sender: str, since: datetime) -> list[datetime]:
+        """Times of failed attempts by ``sender`` since ``since``, oldest first."""
+        return self._failure_times(VerificationAttemptRow.sender_ref == sender, since)
+
     def failures_by_code(self, code: str, since: datetime) -> list[datetime]:
         """Times of failed attempts on ``code`` by anyone since ``since``, oldest first."""
-        with self._sessions() as session:
-            return list(
-                session.execute(
-                    select(VerificationAttemptRow.at)
-                    .where(
-                        VerificationAttemptRow.dossier_code == code,
-                        VerificationAttemptRow.success.is_(False),
-                        VerificationAttemptRow.at >= since,
-                    )
-                    .order_by(VerificationAttemptRow.at)
-                ).scalars()
-            )
+        return self._failure_times(VerificationAttemptRow.dossier_code == code, since)
 
     def last_success(self, sender: str, code: str, since: datetime) -> VerificationAttemptRow | None:
         """The latest successful verification of ``code`` by ``sender`` since ``since``."""
