@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
 from typing import Any
 
@@ -12,7 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.answers import ProcedureAdvisor, Reply
 from bot.text import split_message
 
-logger = logging.getLogger(__name__)
 # Chat apps read better in short messages; connectors split again at their own hard limits.
 MESSAGE_LIMIT = 1200
 
@@ -34,15 +32,9 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     dispatcher.utter_message(text=parts[-1], buttons=buttons or None)
 
 
-def entity_values(tracker: Tracker, name: str) -> list[str]:
-    """Values of entity ``name`` in the latest user message, in order."""
-    return [str(e["value"]) for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
-
-
 def first_entity(tracker: Tracker, name: str) -> str | None:
     """The first value of entity ``name`` in the latest user message, if any."""
-    values = entity_values(tracker, name)
-    return values[0] if values else None
+    return next((str(e["value"]) for e in tracker.latest_message.get("entities", []) if e.get("entity") == name), None)
 
 
 def latest_intent(tracker: Tracker) -> str:

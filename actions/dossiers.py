@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -27,6 +28,7 @@ from bot.dossiers.service import (
 from bot.dossiers.status import status_info
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PHONE_DIGITS_PROMPT = (
     "Dạ, anh/chị vui lòng nhập đúng 4 chữ số cuối của số điện thoại đã đăng ký trên hồ sơ (ví dụ: 6789) ạ."
@@ -41,6 +43,16 @@ def lookup() -> DossierLookup:
 
 def _channel(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "rest"
+
+
+async def _call_service(dispatcher: CollectingDispatcher, what: str, method: Callable[..., T], *args: Any) -> T | None:
+    """Run a blocking service call off the event loop; on any failure say "busy" and log the detail."""
+    try:
+        return await asyncio.to_thread(method, *args)
+    except Exception:  # the citizen sees a polite message whatever broke; the log has the detail
+        logger.exception("dossier %s failed", what)
+        dispatcher.utter_message(text=BUSY_MESSAGE)
+        return None
 
 
 class ValidateDossierForm(FormValidationAction):
@@ -86,14 +98,13 @@ class ActionDossierStatus(Action):
         if not digits:
             dispatcher.utter_message(text=PHONE_DIGITS_PROMPT)
             return [SlotSet("phone_last4", None)]
-        try:
-            result = await asyncio.to_thread(lookup().status, code, digits, tracker.sender_id, _channel(tracker))
-        except Exception:  # the citizen sees a polite message whatever broke; the log has the detail
-            logger.exception("dossier lookup failed")
-            dispatcher.utter_message(text=BUSY_MESSAGE)
-            return [SlotSet("phone_last4", None)]
+        result = await _call_service(
+            dispatcher, "lookup", lookup().status, code, digits, tracker.sender_id, _channel(tracker)
+        )
         # The digits are a one-time factor: never keep them in the conversation state.
         events: list[EventType] = [SlotSet("phone_last4", None)]
+        if result is None:
+            return events
         text = format_result(result)
         if isinstance(result, Verified):
             send(dispatcher, Reply(text, (Button("Báo cho tôi khi có kết quả", payload("subscribe_dossier")),)))
@@ -118,13 +129,11 @@ class ActionSubscribeDossier(Action):
                 text="Dạ, anh/chị vui lòng tra cứu và xác minh hồ sơ trước, rồi em sẽ đăng ký nhận thông báo ạ."
             )
             return []
-        try:
-            result = await asyncio.to_thread(lookup().subscribe, code, _channel(tracker), tracker.sender_id)
-        except Exception:
-            logger.exception("dossier subscription failed")
-            dispatcher.utter_message(text=BUSY_MESSAGE)
-            return []
-        dispatcher.utter_message(text=result.message)
+        result = await _call_service(
+            dispatcher, "subscription", lookup().subscribe, code, _channel(tracker), tracker.sender_id
+        )
+        if result is not None:
+            dispatcher.utter_message(text=result.message)
         return []
 
 
@@ -136,13 +145,11 @@ class ActionUnsubscribeDossier(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         code = first_entity(tracker, "dossier_code")
-        try:
-            result = await asyncio.to_thread(lookup().unsubscribe, code, _channel(tracker), tracker.sender_id)
-        except Exception:
-            logger.exception("dossier unsubscription failed")
-            dispatcher.utter_message(text=BUSY_MESSAGE)
-            return []
-        dispatcher.utter_message(text=result.message)
+        result = await _call_service(
+            dispatcher, "unsubscription", lookup().unsubscribe, code, _channel(tracker), tracker.sender_id
+        )
+        if result is not None:
+            dispatcher.utter_message(text=result.message)
         return []
 
 

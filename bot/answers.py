@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.catalog.domain import Fee, Method, Procedure
@@ -67,7 +67,6 @@ class Answer:
     reply: Reply
     procedure_code: str | None = None
     resolved: bool = False
-    candidates: tuple[str, ...] = field(default=())
 
 
 class CandidateLike(Protocol):
@@ -398,9 +397,7 @@ class ProcedureAdvisor:
             if not candidates:
                 return Answer(unknown_procedure(mention), previous_code)
             if len(candidates) > 1 and self.catalog.is_ambiguous(candidates):
-                return Answer(
-                    choose_procedure(intent, candidates), previous_code, candidates=tuple(c.code for c in candidates)
-                )
+                return Answer(choose_procedure(intent, candidates), previous_code)
             proc = self.catalog.get(candidates[0].code, candidates[0].province)
         elif previous_code:
             proc = self.catalog.get(previous_code, province) or self.catalog.get(previous_code)
