@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from webhook_bench import measure
 
 from bot.config import PROJECT_ROOT
-from bot.runtime.model import _rasa_env, rasa_executable
+from bot.runtime.model import rasa_env, rasa_executable
 from bot.runtime.runner import Ports
 
 
@@ -57,7 +57,7 @@ def train(config: dict, out: Path, name: str) -> tuple[Path, float]:
     subprocess.run(
         [rasa_executable(), "train", "--config", str(path), "--domain", "domain.yml", "--data", "data",
          "--out", str(out), "--fixed-model-name", name],
-        cwd=PROJECT_ROOT, env=_rasa_env(), check=True, stdout=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT, env=rasa_env(), check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return out / f"{name}.tar.gz", time.perf_counter() - started
 

@@ -55,7 +55,8 @@ def model_path(fingerprint: str | None = None) -> Path:
     return MODELS_DIR / f"dvc-{fingerprint or training_fingerprint()}.tar.gz"
 
 
-def _rasa_env() -> dict[str, str]:
+def rasa_env() -> dict[str, str]:
+    """The environment for Rasa subprocesses: telemetry off, quiet TensorFlow, fixed hash seed."""
     env = dict(os.environ)
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -87,7 +88,7 @@ def ensure_model(force: bool = False) -> Path:
             "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
             "--out", str(MODELS_DIR), "--fixed-model-name", target.name.removesuffix(".tar.gz"),
         ],
-        cwd=PROJECT_ROOT, env=_rasa_env(), check=True,
+        cwd=PROJECT_ROOT, env=rasa_env(), check=True,
     )  # fmt: skip
     print(f">> trained in {time.perf_counter() - started:.0f} s")
     try:
@@ -111,7 +112,7 @@ def story_test(model: Path | None = None) -> int:
             "--model", str(model), "--stories", "tests/stories",
             "--out", str(out), "--fail-on-prediction-errors", "--no-plot",
         ],
-        cwd=PROJECT_ROOT, env=_rasa_env(),
+        cwd=PROJECT_ROOT, env=rasa_env(),
     )  # fmt: skip
     failed = out / "failed_test_stories.yml"
     if proc.returncode == 0 and failed.exists() and "- story:" in failed.read_text(encoding="utf-8"):
@@ -133,7 +134,7 @@ def validate_data() -> int:
     """``rasa data validate``; fail on any warning that is not listed in :data:`EXPECTED_WARNINGS`."""
     proc = subprocess.run(
         [rasa_executable(), "data", "validate", "--config", "config.yml", "--domain", "domain.yml", "--data", "data"],
-        cwd=PROJECT_ROOT, env=_rasa_env(), capture_output=True, text=True,
+        cwd=PROJECT_ROOT, env=rasa_env(), capture_output=True, text=True,
     )  # fmt: skip
     output = proc.stdout + proc.stderr
     warnings = [line.split("UserWarning: ", 1)[1] for line in output.splitlines() if "UserWarning: " in line]

@@ -1,4 +1,4 @@
-"""``make run``: start the action server and the Rasa server on localhost, stop both on Ctrl-C."""
+"""``make run``: start the action server, Rasa and the dossier watcher on localhost; stop them all on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import IO
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.runtime.model import _rasa_env, ensure_model
+from bot.runtime.model import ensure_model, rasa_env
 
 # Rasa's command line with log masking installed first (bot/runtime/rasa_entry.py).
 RASA = (sys.executable, "-m", "bot.runtime.rasa_entry")
@@ -70,7 +70,7 @@ def start_servers(
 
     Waits until the servers answer; returns the processes (stop them with :func:`stop_servers`).
     """
-    env = _rasa_env()
+    env = rasa_env()
     # The dossier watcher and the webhook push through this server's HTTP API.
     env["RASA_URL"] = f"http://{ports.host}:{ports.rasa}"
     log_dir = log_dir or PROJECT_ROOT / "var" / "log"
