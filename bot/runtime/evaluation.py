@@ -41,6 +41,7 @@ class Sample:
     fell_back: bool = False
     predicted_entities: set[tuple[str, int, int]] = field(default_factory=set)
     procedure_value: str | None = None
+    found_code: str | None = None
     subsets: tuple[str, ...] = ()
 
 
@@ -144,7 +145,8 @@ def _prf(c: Counter[str]) -> dict[str, float]:
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": c["tp"] + c["fn"]}
 
 
-def _procedure_accuracy(samples: list[Sample], expected: dict[str, str]) -> dict[str, Any]:
+def _identify_procedures(samples: list[Sample]) -> None:
+    """Look each predicted ``procedure`` entity up in the curated catalogue (built once, in a temporary database)."""
     from bot.catalog.loader import load_curated
     from bot.catalog.schema import upgrade
     from bot.catalog.service import ProcedureCatalog
@@ -155,23 +157,26 @@ def _procedure_accuracy(samples: list[Sample], expected: dict[str, str]) -> dict
         upgrade(engine)
         load_curated(engine=engine)
         catalog = ProcedureCatalog(engine)
-        hits = total = with_entity = 0
-        misses = []
         for s in samples:
-            want = expected.get(s.text)
-            if not want:
-                continue
-            total += 1
-            got = None
             if s.procedure_value:
-                with_entity += 1
                 found = catalog.find(s.procedure_value, limit=1)
-                got = found[0].code if found else None
-            if got == want:
-                hits += 1
-            else:
-                misses.append({"text": s.text, "entity": s.procedure_value, "expected": want, "got": got})
+                s.found_code = found[0].code if found else None
         engine.dispose()
+
+
+def _procedure_accuracy(samples: list[Sample], expected: dict[str, str]) -> dict[str, Any]:
+    hits = total = with_entity = 0
+    misses = []
+    for s in samples:
+        want = expected.get(s.text)
+        if not want:
+            continue
+        total += 1
+        with_entity += bool(s.procedure_value)
+        if s.found_code == want:
+            hits += 1
+        else:
+            misses.append({"text": s.text, "entity": s.procedure_value, "expected": want, "got": s.found_code})
     return {
         "n": total,
         "accuracy": round(hits / total, 4) if total else 0.0,
@@ -210,6 +215,7 @@ def evaluate(model: Path) -> dict[str, Any]:
     """Evaluate ``model`` on the held-out set; write reports; return the report dict."""
     samples = load_samples()
     asyncio.run(_predict(model, samples))
+    _identify_procedures(samples)
     expected = yaml.safe_load(HOLDOUT_PROCEDURES.read_text(encoding="utf-8")) or {}
     report: dict[str, Any] = {
         "model": model.name,
