@@ -9,26 +9,47 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache, partial
+from itertools import chain
+from typing import NamedTuple
 
 from bot.text import fold, strip_diacritics
 
 # Tokens that word segmenters would break apart: dossier codes
 # (000.00.12.H61-240831-0001), procedure codes (1.004222), dates, decimals, e-mail.
+#
+# It runs on every chat message, so matching must stay linear in the message length.
+# A token starts only where a run starts: an e-mail at the first of a run of [\w.+-]
+# characters, a number at the first digit of a digit run (as in bot.dossiers.codes, a
+# code glued to a longer number is not a code). The gate in front rejects every other
+# position with two look-arounds before any alternative is tried; without it, each
+# alternative rescanned its run from every position in it (20,000 "1"s took 16 s,
+# 100,000 "a"s 83 s). The e-mail local part is bounded to 64 characters (RFC 5321).
 PROTECTED_RE = re.compile(
-    r"\d{3}\s?\.?\s?\d{2}\s?\.?\s?\d{2}\s?\.?\s?[A-Za-z]\d{2}\s?-\s?\d{6}\s?-\s?\d{4}"
-    r"|\b\d\.\d{6}\b"
-    r"|[\w.+-]+@[\w-]+\.[\w.]+"
-    r"|\d+(?:[./,:-]\d+)+"
+    r"""
+    (?<!\d)              # not inside a digit run
+    (?!(?<=[\w.+-])\D)   # not inside a word: after [\w.+-] only a digit starts a token
+    (?=[\w.+-])          # every alternative starts with one of these
+    (?:
+        \d{3}\s?\.?\s?\d{2}\s?\.?\s?\d{2}\s?\.?\s?[A-Za-z]\d{2}\s?-\s?\d{6}\s?-\s?\d{4}  # dossier code
+      | \b\d\.\d{6}\b                                                           # procedure code
+      | (?<![\w.+-])[\w.+-]{1,64}@[\w-]+\.[\w.]+                                  # e-mail
+      | \d+(?:[./,:-]\d+)+                                                       # date, decimal, time
+    )
+    """,
+    re.VERBOSE,
 )
+_DIGIT_RE = re.compile(r"\d")
 _PUNCT_ONLY = re.compile(r"^[\W_]+$", re.UNICODE)
 
 
-@dataclass(frozen=True)
-class Span:
-    """A token: its NFC text, its offsets in the text as received, and its lemma."""
+class Span(NamedTuple):
+    """A token: its NFC text, its offsets in the text as received, and its lemma.
+
+    A named tuple rather than a frozen dataclass: a long message makes tens of thousands
+    of them, and a frozen dataclass costs several times more to build.
+    """
 
     text: str
     start: int
@@ -36,11 +57,20 @@ class Span:
     lemma: str
 
 
+# Span((text, start, end, lemma)) built in C, without the named tuple's Python-level __new__
+# (what Span._make does, less its length check): segment() makes one per token.
+_new_span = partial(tuple.__new__, Span)
+
+
 def nfc_with_offsets(text: str) -> tuple[str, list[int]]:
     """Return the NFC form of ``text`` and, per NFC character, its offset in ``text``.
 
     The last entry maps the end of the NFC string to ``len(text)``.
     """
+    if text.isascii() or (unicodedata.is_normalized("NFC", text) and not any(map(unicodedata.combining, text))):
+        # Already NFC with no combining marks: every character is its own cluster. This is
+        # what nearly every message looks like; the loop below costs about 1 µs a character.
+        return text, list(range(len(text) + 1))
     out: list[str] = []
     offsets: list[int] = []
     i = 0
@@ -69,8 +99,16 @@ def _segment_pyvi(text: str) -> list[str]:
     return [w.replace("_", " ") for w in ViTokenizer.tokenize(text).split()]
 
 
+_SYLLABLE_RE = re.compile(r"\w+|[^\w\s]")
+_WORD_RE = re.compile(r"\w+")
+
+
 def _segment_syllables(text: str) -> list[str]:
-    return re.findall(r"\w+|[^\w\s]", text)
+    return _SYLLABLE_RE.findall(text)
+
+
+def _is_unaccented(text: str) -> bool:
+    return text.isascii() or strip_diacritics(text) == text
 
 
 def _segment_auto(text: str) -> list[str]:
@@ -81,7 +119,7 @@ def _segment_auto(text: str) -> list[str]:
     capitals it splits at random, so the entity tagger can only return whole wrong
     tokens. Syllables keep every edge available; capitals are segmented lower-cased.
     """
-    if strip_diacritics(text) == text:
+    if _is_unaccented(text):
         return _segment_syllables(text)
     lowered = text.lower()
     if lowered == text or len(lowered) != len(text):
@@ -144,6 +182,41 @@ def _locate(words: list[str], text: str, base: int) -> list[tuple[int, int]]:
     return spans
 
 
+def _chunk_spans(segmenter: str, text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
+    """Spans (offsets in ``text``) of the words the segmenter cuts ``text[start:end]`` into."""
+    chunk = text[start:end]
+    if segmenter == "syllable" or (segmenter == "auto" and _is_unaccented(chunk)):
+        # Syllables are the regex's own matches, so their spans need no search. Punctuation
+        # syllables are left out: they are one character long, so no boundary splits them,
+        # and segment() drops punctuation-only tokens anyway.
+        return map(re.Match.span, _WORD_RE.finditer(text, start, end))
+    return _locate(list(_cached_segment(segmenter, chunk)), chunk, start)
+
+
+def _span_runs(segmenter: str, text: str) -> Iterator[Iterable[tuple[int, int]]]:
+    """Token spans of ``text``, a run at a time: a protected token, or the text up to the next one."""
+    cursor = 0
+    # Every protected token has a digit, or an "@" and a dot; most messages have neither.
+    maybe = _DIGIT_RE.search(text) or ("@" in text and "." in text)
+    protected = PROTECTED_RE.finditer(text) if maybe else ()
+    for match in protected:
+        if text[cursor : match.start()].strip():
+            yield _chunk_spans(segmenter, text, cursor, match.start())
+        yield (match.span(),)
+        cursor = match.end()
+    if text[cursor:].strip():
+        yield _chunk_spans(segmenter, text, cursor, len(text))
+
+
+def _spans(segmenter: str, text: str) -> Iterator[tuple[int, int]]:
+    """Token spans of ``text``: protected tokens whole, the text between them segmented.
+
+    Lazy, and chained in C: a long message's spans are never all alive at once (each live
+    tuple is work for the garbage collector), and no Python frame runs per syllable.
+    """
+    return chain.from_iterable(_span_runs(segmenter, text))
+
+
 def _split_at(spans: list[tuple[int, int]], cuts: set[int], text: str) -> list[tuple[int, int]]:
     """Split spans that straddle a cut point (an entity boundary), dropping the space at the cut."""
     out: list[tuple[int, int]] = []
@@ -161,6 +234,22 @@ def _split_at(spans: list[tuple[int, int]], cuts: set[int], text: str) -> list[t
     return out
 
 
+class _Lemmas(dict[str, "str | None"]):
+    """Piece -> its lemma, or None for punctuation. Words repeat: each is folded once."""
+
+    def __missing__(self, piece: str) -> str | None:
+        if _PUNCT_ONLY.match(piece):
+            lemma = None
+        elif piece.isascii():
+            # fold() strips diacritics character by character in Python; on ASCII that
+            # (and NFC) is the identity, so only lower-casing and space-squeezing remain.
+            lemma = " ".join(piece.lower().split())
+        else:
+            lemma = fold(piece)
+        self[piece] = lemma
+        return lemma
+
+
 def segment(text: str, segmenter: str = "underthesea", boundaries: frozenset[int] = frozenset()) -> list[Span]:
     """Segment ``text`` into word tokens with offsets into ``text`` as given.
 
@@ -171,26 +260,16 @@ def segment(text: str, segmenter: str = "underthesea", boundaries: frozenset[int
     if segmenter not in SEGMENTERS:
         raise ValueError(f"unknown segmenter {segmenter!r}; choose one of {sorted(SEGMENTERS)}")
     norm, offsets = nfc_with_offsets(text)
-    spans: list[tuple[int, int]] = []
-    cursor = 0
-    for match in PROTECTED_RE.finditer(norm):
-        chunk = norm[cursor : match.start()]
-        spans.extend(_locate(list(_cached_segment(segmenter, chunk)), chunk, cursor) if chunk.strip() else [])
-        spans.append((match.start(), match.end()))
-        cursor = match.end()
-    tail = norm[cursor:]
-    if tail.strip():
-        spans.extend(_locate(list(_cached_segment(segmenter, tail)), tail, cursor))
+    spans: Iterable[tuple[int, int]] = _spans(segmenter, norm)
     if boundaries:
         back = {o: i for i, o in enumerate(offsets)}
-        spans = _split_at(spans, {back[b] for b in boundaries if b in back}, norm)
-    tokens: list[Span] = []
-    for start, end in spans:
-        piece = norm[start:end]
-        if _PUNCT_ONLY.match(piece):
-            continue
-        o_start, o_end = offsets[start], offsets[end]
-        # The token's text is NFC (so "exact word" features match whatever the keyboard sent);
-        # its offsets still point into the text as received, so entity values are cut from it.
-        tokens.append(Span(text=piece, start=o_start, end=o_end, lemma=fold(piece)))
-    return tokens
+        spans = _split_at(list(spans), {back[b] for b in boundaries if b in back}, norm)
+    lemmas = _Lemmas()
+    # The token's text is NFC (so "exact word" features match whatever the keyboard sent);
+    # its offsets still point into the text as received, so entity values are cut from it.
+    # Punctuation-only pieces (lemma None) are not tokens.
+    return [
+        _new_span((piece, offsets[start], offsets[end], lemma))
+        for start, end in spans
+        if (lemma := lemmas[(piece := norm[start:end])]) is not None
+    ]
