@@ -108,7 +108,9 @@ async def _parse_ms(base: str, n: int = 100) -> float:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         for i in range(n):
             started = time.perf_counter()
-            async with session.post(f"{base}/model/parse", json={"text": CONVERSATION[i % len(CONVERSATION)]}) as r:
+            body = {"text": CONVERSATION[i % len(CONVERSATION)]}
+            # Rasa's HTTP API needs the token (RASA_TOKEN).
+            async with session.post(f"{base}/model/parse", json=body, params={"token": settings().rasa_token}) as r:
                 await r.json()
             timings.append(time.perf_counter() - started)
     return statistics.median(timings) * 1000

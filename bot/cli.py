@@ -101,6 +101,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, tuple[type[BaseException], 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (2 on a known error, printed as one line)."""
+    from bot.config import PRIVATE_UMASK
+
+    # Databases, exports and secrets written by any command are readable by their owner only.
+    os.umask(PRIVATE_UMASK)
     parser, user_errors = build_parser()
     args = parser.parse_args(argv)
     if args.database_url:

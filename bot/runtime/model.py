@@ -61,6 +61,10 @@ def rasa_env() -> dict[str, str]:
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PYTHONHASHSEED", "0")
+    # Sanic reads SANIC_* variables into its config: the largest request body the Rasa server accepts.
+    from bot.config import settings
+
+    env["SANIC_REQUEST_MAX_SIZE"] = str(settings().max_request_bytes)
     if not sys.stdout.isatty():
         # Progress bars redrawn thousands of times make CI logs unreadable.
         env.setdefault("TQDM_DISABLE", "1")

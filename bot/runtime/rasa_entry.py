@@ -13,8 +13,13 @@ import sys
 
 def main() -> None:
     """Install log masking, then hand over to Rasa's own command line."""
+    import os
+
+    from bot.config import PRIVATE_UMASK
     from bot.privacy import install_log_masking
 
+    # The tracker database and the logs this process creates are readable by their owner only.
+    os.umask(PRIVATE_UMASK)
     install_log_masking()
     if sys.argv[1:3] != ["run", "actions"]:
         # The patches concern the Rasa server; importing them would load TensorFlow into the action server.

@@ -72,7 +72,34 @@ def tune_sqlite_tracker_store() -> None:
     _SQLITE_TUNED = True
 
 
+def bound_nlu_input() -> None:
+    """Cut a message to ``MAX_MESSAGE_CHARS`` before the NLU parses it, whatever path it came by.
+
+    The channels already answer an over-long message politely without calling Rasa
+    (:mod:`bot.channels.inbound`); this also covers the authenticated HTTP API
+    (``/model/parse``, ``/conversations/…/messages``), so no input can hold the event
+    loop for long.
+    """
+    from rasa.core.processor import MessageProcessor
+
+    from bot.config import settings
+
+    if getattr(MessageProcessor.parse_message, "_bounded", False):
+        return
+    original = MessageProcessor.parse_message
+    limit = settings().max_message_chars
+
+    async def parse_message(self: MessageProcessor, message: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if isinstance(message.text, str) and len(message.text) > limit:
+            message.text = message.text[:limit]
+        return await original(self, message, *args, **kwargs)
+
+    parse_message._bounded = True  # type: ignore[attr-defined]
+    MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     """Apply every patch (idempotent)."""
     cache_action_result_validation()
     tune_sqlite_tracker_store()
+    bound_nlu_input()

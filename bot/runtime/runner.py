@@ -10,26 +10,28 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import yaml
 
-from bot.config import PROJECT_ROOT
+from bot.config import PRIVATE_UMASK, PROJECT_ROOT, harden_var_dir, own_origins, settings
+from bot.runtime.action_server import TOKEN_HEADER
 from bot.runtime.model import ensure_model, rasa_env
 
 # Rasa's command line with log masking installed first (bot/runtime/rasa_entry.py).
 RASA = (sys.executable, "-m", "bot.runtime.rasa_entry")
+ACTION_SERVER = (sys.executable, "-m", "bot.runtime.action_server")
 
 
 @dataclass(frozen=True)
 class Ports:
     """Where the servers listen (``RASA_PORT``, ``ACTION_PORT``; loopback unless ``BIND_HOST`` says otherwise)."""
 
-    host: str = os.environ.get("BIND_HOST", "127.0.0.1")
-    rasa: int = int(os.environ.get("RASA_PORT", "5005"))
-    actions: int = int(os.environ.get("ACTION_PORT", "5055"))
+    host: str = field(default_factory=lambda: settings().bind_host)
+    rasa: int = field(default_factory=lambda: settings().rasa_port)
+    actions: int = field(default_factory=lambda: settings().action_port)
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -51,35 +53,56 @@ def _log(path: Path) -> IO[bytes]:
 
 
 def runtime_endpoints(ports: Ports, target: Path, tracker_db: Path | None = None) -> Path:
-    """endpoints.yml with the action server's port and, if given, another SQLite tracker database."""
+    """endpoints.yml with the action server's port and token and, if given, another SQLite tracker database.
+
+    The file holds the action server's secret: it is written readable by its owner only.
+    """
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
-    endpoints.setdefault("action_endpoint", {})["url"] = f"http://{ports.host}:{ports.actions}/webhook"
+    action = endpoints.setdefault("action_endpoint", {})
+    action["url"] = f"http://{ports.host}:{ports.actions}/webhook"
+    action.setdefault("headers", {})[TOKEN_HEADER] = settings().action_server_token
     store = endpoints.get("tracker_store") or {}
     if tracker_db is not None and store.get("dialect") == "sqlite":
         store["db"] = str(tracker_db)
     elif store.get("dialect") == "sqlite":
         Path(PROJECT_ROOT / store["db"]).parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False))
     return target
 
 
+def rasa_api_url(ports: Ports, path: str) -> str:
+    """A URL of Rasa's HTTP API with the token (``RASA_TOKEN``) that every call needs."""
+    return f"http://{ports.host}:{ports.rasa}{path}?token={settings().rasa_token}"
+
+
 def start_servers(
-    model: Path, ports: Ports = Ports(), *, log_dir: Path | None = None, tracker_db: Path | None = None
+    model: Path, ports: Ports | None = None, *, log_dir: Path | None = None, tracker_db: Path | None = None
 ) -> list[subprocess.Popen[bytes]]:
     """Start the action server, Rasa (REST, socket.io and configured channels) and the dossier watcher.
 
     Waits until the servers answer; returns the processes (stop them with :func:`stop_servers`).
     """
+    ports = ports or Ports()
+    os.umask(PRIVATE_UMASK)
+    cfg = settings()
+    harden_var_dir(cfg.var_dir)
     env = rasa_env()
-    # The dossier watcher and the webhook push through this server's HTTP API.
+    # The dossier watcher and the webhook push through this server's HTTP API, with its token.
     env["RASA_URL"] = f"http://{ports.host}:{ports.rasa}"
-    log_dir = log_dir or PROJECT_ROOT / "var" / "log"
+    env["RASA_TOKEN"] = cfg.rasa_token
+    env["BIND_HOST"] = ports.host
+    origins = cfg.cors_origins if os.environ.get("CORS_ORIGINS") else own_origins(ports.host, ports.rasa)
+    env["CORS_ORIGINS"] = ",".join(origins)
+    log_dir = log_dir or cfg.var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     endpoints = runtime_endpoints(ports, log_dir / "endpoints.yml", tracker_db)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         actions = subprocess.Popen(
-            [*RASA, "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
+            [*ACTION_SERVER, "--actions", "actions", "--port", str(ports.actions)],
             cwd=PROJECT_ROOT, env=env, start_new_session=True,
             stdout=_log(log_dir / "actions.log"), stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -90,15 +113,15 @@ def start_servers(
         credentials = write_credentials(log_dir / "credentials.yml")
         rasa = subprocess.Popen(
             [
-                *RASA, "run", "--model", str(model), "--enable-api", "--cors", "*",
-                "--interface", ports.host, "--port", str(ports.rasa),
+                *RASA, "run", "--model", str(model), "--enable-api", "--auth-token", cfg.rasa_token,
+                "--cors", *origins, "--interface", ports.host, "--port", str(ports.rasa),
                 "--credentials", str(credentials), "--endpoints", str(endpoints),
             ],
             cwd=PROJECT_ROOT, env=env, start_new_session=True,
             stdout=_log(log_dir / "rasa.log"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         procs.append(rasa)
-        _wait_http(f"http://{ports.host}:{ports.rasa}/status", rasa, 300)
+        _wait_http(rasa_api_url(ports, "/status"), rasa, 300)
         # Polls followed dossiers and pushes changes (interval: DOSSIER_WATCH_INTERVAL).
         watcher = subprocess.Popen(
             [sys.executable, "-m", "bot", "dossier", "watch"],
@@ -139,7 +162,7 @@ def run() -> int:
         f"  web widget     {base}/widget/\n"
         f'  REST webhook   {base}/webhooks/rest/webhook   (POST {{"sender": "me", "message": "xin chào"}})\n'
         f"  socket.io      {base}/socket.io/\n"
-        f"  Rasa HTTP API  {base}/status\n"
+        f"  Rasa HTTP API  {base}/status?token=…   (token: RASA_TOKEN, else var/secrets/rasa_token)\n"
         f"  action server  http://{ports.host}:{ports.actions}/health\n"
         f"  one-door hook  {base}/webhooks/onedoor/status   (signed with ONEDOOR_WEBHOOK_SECRET)\n"
         "  logs           var/log/\n"

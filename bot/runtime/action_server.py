@@ -1,0 +1,136 @@
+"""The action server: rasa-sdk's app, bound to the configured host, with a shared secret and bounded input.
+
+``python -m bot.runtime.action_server [--port N]`` replaces ``rasa run actions``, which
+listens on ``0.0.0.0`` (it reads ``SANIC_HOST``, not our settings), accepts any caller,
+inflates ``Content-Encoding: deflate`` bodies without a limit, and on any exception
+answers 500 with the whole tracker echoed back (which Rasa then logs at ERROR).
+
+Here:
+
+- the server binds to ``BIND_HOST`` (127.0.0.1 by default);
+- ``POST /webhook`` needs the header :data:`TOKEN_HEADER` equal to ``ACTION_SERVER_TOKEN``
+  (Rasa sends it from ``endpoints.yml``: see :func:`bot.runtime.runner.runtime_endpoints`);
+- compressed bodies are refused (415) and bodies over ``MAX_ACTION_REQUEST_BYTES`` get 413;
+- a body that is not an action call gets 400;
+- an action that raises answers the citizen with the polite "busy" message, logs the
+  exception type and the action's name only, and never echoes the request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+from typing import Any
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.config import PRIVATE_UMASK, settings
+
+logger = logging.getLogger(__name__)
+
+TOKEN_HEADER = "X-Action-Token"
+BUSY_TEXT = "Dạ, hệ thống đang bận, anh/chị vui lòng thử lại sau ạ."
+
+
+def _action_call_problem(body: Any) -> str | None:
+    """None when ``body`` has the shape Rasa sends, else what is wrong with it."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if not isinstance(body.get("next_action"), str) or not body["next_action"]:
+        return "next_action must be a non-empty string"
+    if not isinstance(body.get("tracker"), dict):
+        return "tracker must be an object"
+    if not isinstance(body.get("domain", {}), dict):
+        return "domain must be an object"
+    if not isinstance(body["tracker"].get("sender_id", ""), str):
+        return "tracker.sender_id must be a string"
+    return None
+
+
+def make_executor_crash_proof() -> None:
+    """Wrap ``ActionExecutor.run`` so a crashing action ends in a polite reply, not a 500 with the tracker."""
+    from rasa_sdk.executor import ActionExecutor
+    from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
+    if getattr(ActionExecutor.run, "_crash_proof", False):
+        return
+    original = ActionExecutor.run
+
+    async def run(self: ActionExecutor, action_call: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return await original(self, action_call)
+        except (ActionExecutionRejection, ActionNotFoundException):
+            raise
+        except Exception as exc:  # the citizen gets a reply whatever broke; the log gets no personal data
+            logger.error("action %r failed: %s", str(action_call.get("next_action"))[:64], type(exc).__name__)
+            return {"events": [], "responses": [{"text": BUSY_TEXT}]}
+
+    run._crash_proof = True  # type: ignore[attr-defined]
+    ActionExecutor.run = run  # type: ignore[method-assign]
+
+
+def create_app(action_package: str = "actions", token: str | None = None) -> Sanic:
+    """rasa-sdk's app for ``action_package`` with the checks described in the module docstring."""
+    from rasa_sdk.endpoint import create_app as sdk_create_app
+
+    make_executor_crash_proof()
+    cfg = settings()
+    secret = token if token is not None else cfg.action_server_token
+    # No CORS: only the Rasa server calls this, never a browser.
+    app = sdk_create_app(action_package, cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = cfg.max_action_request_bytes
+
+    @app.on_request
+    async def guard(request: Request) -> HTTPResponse | None:
+        if request.path == "/health":
+            return None
+        given = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode()):
+            return response.json({"error": "missing or wrong action server token"}, status=401)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            return response.json({"error": "compressed bodies are not accepted"}, status=415)
+        if request.method == "POST" and request.path == "/webhook":
+            try:
+                body = request.json
+            except Exception:  # Sanic raises its own InvalidUsage, or a decoding error
+                return response.json({"error": "the body must be JSON"}, status=400)
+            problem = _action_call_problem(body)
+            if problem is not None:
+                return response.json({"error": problem}, status=400)
+        return None
+
+    async def on_error(request: Request, exception: Exception) -> HTTPResponse:
+        status = getattr(exception, "status_code", 500)
+        if status >= 500:
+            logger.error("action server error on %s: %s", request.path, type(exception).__name__)
+        # Never echo the request: it carries the whole conversation.
+        return response.json({"error": "request failed" if status >= 500 else str(exception)[:200]}, status=status)
+
+    app.error_handler.add(Exception, on_error)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the action server in the foreground."""
+    from bot.privacy import install_log_masking
+
+    os.umask(PRIVATE_UMASK)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=settings().action_port)
+    parser.add_argument("--actions", default="actions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    install_log_masking()
+    app = create_app(args.actions)
+    host = settings().bind_host
+    logger.info("action server on http://%s:%d", host, args.port)
+    app.run(host=host, port=args.port, workers=1, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()
