@@ -20,19 +20,21 @@ TELEGRAM_VARS = {"TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_SECRET_TOKEN": "sec"}
 ZALO_VARS = {"ZALO_APP_ID": "1", "ZALO_APP_SECRET": "s", "ZALO_OA_SECRET_KEY": "k", "ZALO_REFRESH_TOKEN": "r"}
 
 
-def test_template_keeps_rest_and_socketio_with_session_persistence() -> None:
+def test_template_uses_our_validated_rest_and_socketio_channels() -> None:
     config = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
-    assert "rest" in config
-    assert config["socketio"] == {
+    assert "rest" not in config and "socketio" not in config, "Rasa's own channels trust the client's ids"
+    assert "bot.channels.rest.RestInput" in config
+    assert config["bot.channels.socketio.SocketIOInput"] == {
         "user_message_evt": "user_uttered",
         "bot_message_evt": "bot_uttered",
-        "session_persistence": True,
     }
 
 
 def test_unset_channels_are_left_out() -> None:
     enabled, skipped = active_channels(environ={})
-    assert {"rest", "socketio", "bot.channels.widget.WidgetInput"} <= set(enabled)
+    assert {
+        "bot.channels.rest.RestInput", "bot.channels.socketio.SocketIOInput", "bot.channels.widget.WidgetInput"
+    } <= set(enabled)  # fmt: skip
     assert skipped["bot.channels.telegram.TelegramInput"] == ["TELEGRAM_BOT_TOKEN", "TELEGRAM_SECRET_TOKEN"]
     assert "bot.channels.zalo.ZaloInput" in skipped
     enabled, skipped = active_channels(environ={**TELEGRAM_VARS, **ZALO_VARS})

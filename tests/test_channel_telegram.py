@@ -45,7 +45,9 @@ async def test_text_message_gets_reply_with_inline_keyboard(channel: TelegramInp
         status, _ = await _post(f"{base}/webhook", tg_text_update(1, CHAT, "đăng ký tạm trú cần giấy tờ gì"), SECRET)
     assert status == 200
     assert [m.text for m in rasa.received] == ["đăng ký tạm trú cần giấy tờ gì"]
-    assert rasa.received[0].sender_id == str(CHAT)
+    # The conversation id carries the channel; the requester is a keyed hash of the (signed) chat id.
+    assert rasa.received[0].sender_id == f"telegram_ptb:{CHAT}"
+    assert rasa.received[0].metadata["requester"].startswith("rq:")
     assert rasa.received[0].input_channel == "telegram_ptb"
     sent = fake.calls_to("sendMessage")
     assert len(sent) == 1

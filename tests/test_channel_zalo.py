@@ -90,7 +90,7 @@ async def test_text_in_reply_out_with_numbered_choices(channel: ZaloInput, fake_
         await channel.wait_idle()
     assert (status, body) == (200, {"status": "accepted"})
     assert [m.text for m in rasa.received] == ["đăng ký tạm trú cần giấy tờ gì"]
-    assert rasa.received[0].sender_id == USER
+    assert rasa.received[0].sender_id == f"zalo:{USER}"
     assert len(fake.sent) == 1
     sent = fake.sent[0]
     assert sent["recipient"] == {"user_id": USER}

@@ -141,7 +141,8 @@ def test_telegram_webhook_and_push_through_rasa(stack: Stack) -> None:
     assert sent[0]["reply_markup"]["inline_keyboard"][0][0] == {"text": "Lệ phí", "callback_data": "/greet"}
 
     # A bot-initiated message (e.g. a dossier notification) through Rasa's HTTP API.
-    trigger = f"{stack.url}/conversations/{chat}/trigger_intent?output_channel=telegram_ptb"
+    # The conversation id carries the channel; the output channel sends to the bare chat id.
+    trigger = f"{stack.url}/conversations/telegram_ptb:{chat}/trigger_intent?output_channel=telegram_ptb"
     assert _post(trigger, {"name": "notify"}) == 200
     pushed = wait_for(
         lambda: [m for m in stack.telegram.calls_to("sendMessage") if "kết quả" in m["text"]], 30, "push message"
@@ -168,7 +169,7 @@ def test_zalo_webhook_reply_and_window_through_rasa(stack: Stack) -> None:
 
     # Push to a user who never wrote: refused inside the window check, nothing reaches Zalo.
     before = len(stack.zalo.sent)
-    assert _post(f"{stack.url}/conversations/stranger/trigger_intent?output_channel=zalo", {"name": "notify"}) == 200
+    assert _post(f"{stack.url}/conversations/zalo:stranger/trigger_intent?output_channel=zalo", {"name": "notify"}) == 200
     time.sleep(1.0)
     assert len(stack.zalo.sent) == before
     assert "outside the messaging window" in stack.log.read_text(errors="replace")

@@ -33,6 +33,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.channels import mask_user, setting
+from bot.channels.inbound import clean_text, conversation_id, requester_ref, too_long, too_long_reply
 from bot.channels.output import ReplyOutputChannel
 from bot.channels.replies import TELEGRAM_TEXT_LIMIT, Reply
 
@@ -252,10 +253,13 @@ class TelegramInput(InputChannel):
         if message.chat.type != "private":
             # A public-service assistant talks about personal dossiers: private chats only.
             return "ignored-group"
-        text = (message.text or "").strip()
+        text = clean_text(message.text or "")
         if not text:
             await output.send_reply(message.chat.id, Reply(text=NOT_TEXT_REPLY))
             return "not-text"
+        if too_long(text):
+            await output.send_reply(message.chat.id, Reply(text=too_long_reply()))
+            return "too-long"
         if text.split("@")[0] == "/start":
             text = self.start_text
         language = message.from_user.language_code if message.from_user else None
@@ -279,9 +283,14 @@ class TelegramInput(InputChannel):
             UserMessage(
                 text=text,
                 output_channel=output,
-                sender_id=str(chat_id),
+                sender_id=conversation_id(self.name(), chat_id),
                 input_channel=self.name(),
                 message_id=f"tg-{update.update_id}",
-                metadata={"channel": "telegram", "language": language},
+                # The chat id comes from Telegram's signed webhook: the client cannot choose it.
+                metadata={
+                    "channel": "telegram",
+                    "language": language,
+                    "requester": requester_ref(self.name(), str(chat_id)),
+                },
             )
         )

@@ -46,6 +46,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import mask_user, setting
+from bot.channels.inbound import clean_text, conversation_id, requester_ref, too_long, too_long_reply
 from bot.channels.output import ReplyOutputChannel
 from bot.channels.replies import ZALO_TEXT_LIMIT, Button, Reply
 from bot.channels.store import ChannelStore, Lease, TokenState, utcnow
@@ -371,7 +372,7 @@ class ZaloInput(InputChannel):
             raw = request.body or b""
             try:
                 event = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: a body of thousands of "["
                 event = None
             if not isinstance(event, dict):
                 return response.json({"error": "body must be a JSON object"}, status=400)
@@ -431,15 +432,19 @@ class ZaloInput(InputChannel):
             if not text:
                 await output.send_reply(user_id, Reply(text=NOT_TEXT_REPLY))
                 return
-            text = self.client.choices.resolve(user_id, text)
+            if too_long(text):
+                await output.send_reply(user_id, Reply(text=too_long_reply()))
+                return
+            text = clean_text(self.client.choices.resolve(user_id, text))
             await on_new_message(
                 UserMessage(
                     text=text,
                     output_channel=output,
-                    sender_id=user_id,
+                    sender_id=conversation_id(self.name(), user_id),
                     input_channel=self.name(),
                     message_id=str((event.get("message") or {}).get("msg_id") or "") or None,
-                    metadata={"channel": "zalo", "event": name},
+                    # The user id comes from Zalo's signed webhook: the client cannot choose it.
+                    metadata={"channel": "zalo", "event": name, "requester": requester_ref(self.name(), user_id)},
                 )
             )
         except Exception:

@@ -49,7 +49,7 @@
       };
     }
   })();
-  var KEY_SESSION = "tldvc:session", KEY_HISTORY = "tldvc:history", KEY_OPEN = "tldvc:open";
+  var KEY_SESSION = "tldvc:session", KEY_TOKEN = "tldvc:session-token", KEY_HISTORY = "tldvc:history", KEY_OPEN = "tldvc:open";
 
   var socket = null, ready = false, pending = [], everConnected = false, slowTimer = null;
   var history = loadHistory();
@@ -266,7 +266,7 @@
   }
 
   function emitMessage(payload) {
-    socket.emit("user_uttered", { message: payload, session_id: store.getItem(KEY_SESSION) });
+    socket.emit("user_uttered", { message: payload });
   }
 
   function onBotMessage(msg) {
@@ -308,11 +308,21 @@
       reconnectionDelayMax: 10000
     });
     socket.on("connect", function () {
-      socket.emit("session_request", { session_id: store.getItem(KEY_SESSION) });
+      // The server resumes a session only with the token it issued to this browser.
+      socket.emit("session_request", {
+        session_id: store.getItem(KEY_SESSION),
+        session_token: store.getItem(KEY_TOKEN)
+      });
     });
     socket.on("session_confirm", function (info) {
       var id = info && typeof info === "object" ? info.session_id : info;
-      if (id) store.setItem(KEY_SESSION, id);
+      var token = info && typeof info === "object" ? info.session_token : null;
+      if (id && id !== store.getItem(KEY_SESSION)) {
+        // A new session (the old one expired or was not ours): the old history is not its history.
+        if (store.getItem(KEY_SESSION)) clearHistory();
+        store.setItem(KEY_SESSION, id);
+      }
+      if (token) store.setItem(KEY_TOKEN, token);
       var wasReconnect = everConnected;
       ready = true;
       everConnected = true;
@@ -347,10 +357,17 @@
     document.head.appendChild(s);
   }
 
+  function clearHistory() {
+    history = [];
+    saveHistory();
+    renderAll();
+  }
+
   function resetConversation() {
     history = [];
     saveHistory();
     store.removeItem(KEY_SESSION);
+    store.removeItem(KEY_TOKEN);
     if (socket) {
       socket.disconnect();
       socket = null;

@@ -1,0 +1,144 @@
+"""What every channel checks on the way in: bounded, clean text; conversation ids per channel; who is asking.
+
+No Rasa imports: the channels (REST, socket.io, Telegram, Zalo) call these before
+they hand a message to Rasa, so the NLU only ever sees bounded, well-formed text.
+
+- :func:`clean_text` removes what no citizen types (lone surrogates, control
+  characters) and disarms ``/EXTERNAL_…`` intents, which only the server may trigger.
+- :func:`too_long` says whether a message is over ``MAX_MESSAGE_CHARS`` (2,000 by
+  default): the channel then answers :data:`TOO_LONG_REPLY` without calling Rasa.
+- :func:`conversation_id` namespaces a platform's user id by channel
+  (``"telegram_ptb:12345"``), so one channel can never write into another's
+  conversation; :func:`platform_user_id` takes the prefix off again for sending.
+- :func:`requester_ref` is a keyed hash of who is asking (a client address, a
+  verified platform user): the dossier lockout counts failures by it, and a
+  client cannot choose it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+
+from bot.config import settings
+
+__all__ = [
+    "TOO_LONG_REPLY",
+    "clean_text",
+    "client_address",
+    "conversation_id",
+    "platform_user_id",
+    "requester_ref",
+    "too_long",
+    "too_long_reply",
+    "valid_sender",
+]
+
+# Intents that only the server triggers (through Rasa's authenticated API).
+_SERVER_ONLY_INTENT = re.compile(r"^\s*/\s*EXTERNAL_", re.IGNORECASE)
+# C0/C1 control characters except tab and newline, and lone UTF-16 surrogates.
+_UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Button payloads carry a small JSON object: deeper nesting is never ours.
+_MAX_PAYLOAD_DEPTH = 3
+
+
+TOO_LONG_REPLY = (
+    "Dạ, tin nhắn của anh/chị dài quá nên em chưa đọc được (tối đa {limit} ký tự). "
+    "Anh/chị vui lòng gửi câu hỏi ngắn gọn hơn, ví dụ: \"đăng ký thường trú cần giấy tờ gì\" ạ."
+)
+
+
+def too_long(text: str) -> bool:
+    """True when ``text`` is over the configured maximum message length (``MAX_MESSAGE_CHARS``)."""
+    return len(text) > settings().max_message_chars
+
+
+def too_long_reply() -> str:
+    """The polite answer to a message over the limit (the limit read from the settings)."""
+    return TOO_LONG_REPLY.format(limit=f"{settings().max_message_chars:,}".replace(",", "."))
+
+
+def _payload_unsafe(text: str) -> bool:
+    """True when a ``/intent{...}`` payload's JSON is malformed, deeply nested, or carries unwanted characters."""
+    brace = text.find("{")
+    if brace < 0:
+        return False
+    depth = deepest = 0
+    for ch in text[brace:]:
+        if ch in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > _MAX_PAYLOAD_DEPTH:
+                return True
+        elif ch in "}]":
+            depth -= 1
+    try:
+        entities = json.loads(text[brace:])
+    except ValueError:
+        return True
+    # JSON escapes ("\\ud800") decode to characters the text itself no longer holds.
+    return _UNWANTED.search(json.dumps(entities, ensure_ascii=False)) is not None
+
+
+def clean_text(text: str) -> str:
+    """The message as the NLU may see it.
+
+    Drops lone surrogates and control characters, strips surrounding space, and turns a
+    server-only ``/EXTERNAL_…`` intent or a button payload with malformed or deeply
+    nested JSON into plain text (the leading ``/`` removed), so it is parsed as words.
+    """
+    text = _UNWANTED.sub("", text).strip()
+    if text.startswith("/") and (_SERVER_ONLY_INTENT.match(text) or _payload_unsafe(text)):
+        text = text.lstrip("/ ").strip()
+    return text
+
+
+def valid_sender(sender: object) -> bool:
+    """A client-chosen sender id: a non-empty string of printable characters within ``MAX_SENDER_ID_CHARS``."""
+    return (
+        isinstance(sender, str)
+        and 0 < len(sender) <= settings().max_sender_id_chars
+        and sender.isprintable()
+        and not _UNWANTED.search(sender)
+    )
+
+
+def conversation_id(channel: str, user_id: str | int) -> str:
+    """The Rasa conversation (tracker) id of ``user_id`` on ``channel``: ``"<channel>:<user_id>"``."""
+    return f"{channel}:{user_id}"
+
+
+def platform_user_id(recipient_id: str | int, channel: str) -> str:
+    """The platform's own id inside a conversation id of ``channel`` (the id itself if not prefixed)."""
+    value = str(recipient_id)
+    prefix = f"{channel}:"
+    return value[len(prefix) :] if value.startswith(prefix) else value
+
+
+def requester_ref(kind: str, value: str) -> str:
+    """A keyed, non-reversible reference to who is asking (``kind`` "ip", "telegram_ptb", …)."""
+    key = settings().session_secret.encode()
+    return "rq:" + hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_address(remote_addr: str, forwarded_for: str | None) -> str:
+    """The client's address: ``remote_addr``, or the nearest untrusted hop of X-Forwarded-For.
+
+    X-Forwarded-For is believed only when the request comes from a trusted proxy
+    (``TRUSTED_PROXIES``); hops are read from the right, skipping trusted proxies, so a
+    client cannot pick its own address by sending the header.
+    """
+    trusted = set(settings().trusted_proxies)
+    if remote_addr not in trusted or not forwarded_for:
+        return remote_addr
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return remote_addr  # a forged or garbled header: fall back to the proxy itself
+        if hop not in trusted:
+            return hop
+    return remote_addr
