@@ -3,7 +3,9 @@
 ``python -m bot.runtime.rasa_entry run …`` is ``rasa run …`` with
 :func:`bot.privacy.install_log_masking` installed first (its log-record factory
 masks phone and ID numbers in records created after Rasa configures logging)
-and the fixes of :mod:`bot.runtime.rasa_patches` applied.
+and the fixes of :mod:`bot.runtime.rasa_patches` applied. With ``--enable-api`` the
+HTTP API always needs the token (``--auth-token`` from ``RASA_TOKEN``); files the
+process creates are readable by their owner only.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ def main() -> None:
     """Install log masking, then hand over to Rasa's own command line."""
     import os
 
-    from bot.config import PRIVATE_UMASK
+    from bot.config import PRIVATE_UMASK, settings
     from bot.privacy import install_log_masking
 
     # The tracker database and the logs this process creates are readable by their owner only.
     os.umask(PRIVATE_UMASK)
     install_log_masking()
+    if sys.argv[1:2] == ["run"] and "--enable-api" in sys.argv and "--auth-token" not in sys.argv:
+        # Rasa's HTTP API always needs the token (RASA_TOKEN, else var/secrets/rasa_token). It is
+        # added here rather than by the caller, so other local users cannot read it in `ps`.
+        sys.argv += ["--auth-token", settings().rasa_token]
     if sys.argv[1:3] != ["run", "actions"]:
         # The patches concern the Rasa server; importing them would load TensorFlow into the action server.
         from bot.runtime.rasa_patches import apply_all

@@ -113,7 +113,7 @@ def start_servers(
         credentials = write_credentials(log_dir / "credentials.yml")
         rasa = subprocess.Popen(
             [
-                *RASA, "run", "--model", str(model), "--enable-api", "--auth-token", cfg.rasa_token,
+                *RASA, "run", "--model", str(model), "--enable-api",  # the token comes from RASA_TOKEN (rasa_entry)
                 "--cors", *origins, "--interface", ports.host, "--port", str(ports.rasa),
                 "--credentials", str(credentials), "--endpoints", str(endpoints),
             ],
