@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from bot.dossiers.connector import CircuitBreaker, FieldMap, HttpDossierSource, OneDoorConfig, get_path
-from bot.dossiers.source import DossierSourceUnavailable, hash_phone
+from bot.dossiers.models import create_tables
+from bot.dossiers.service import DossierLookup, Verified, WrongPhone
+from bot.dossiers.source import DossierSourceUnavailable, hash_last4, hash_phone
+from bot.dossiers.store import DossierStore
 
 CODE = "000.00.12.H61-240831-0001"
 SALT = b"test-salt"
@@ -143,10 +148,22 @@ def test_valid_answer_is_mapped(server: str) -> None:
     assert record.status == 4 and record.receiving_unit == "Công an phường A"
     assert record.received_date == date(2024, 8, 31) and record.promised_date == date(2024, 9, 10)
     assert record.phone_last4 == "5678" and record.phone_hash == hash_phone("0912345678", SALT)
+    assert record.last4_hash == hash_last4("5678", SALT)  # computed on the fly; nothing is stored
+    assert "5678" not in repr(record)
     assert "0912" not in repr(record) and "NGUYỄN" not in repr(record)
     path, headers = _Handler.calls[0]
     assert path == "/ok/ho-so/000.00.12.H61-240831-0001"
     assert headers["Authorization"] == "Bearer s3cret"
+
+
+def test_lookup_through_the_connector_compares_hashes(server: str, engine: Engine) -> None:
+    create_tables(engine)
+    store = DossierStore(engine, SALT)
+    lookup = DossierLookup(make_source(server, "ok"), store, salt=SALT)
+    assert isinstance(lookup.status(CODE, "1111", "u", "rest"), WrongPhone)
+    assert isinstance(lookup.status(CODE, "5678", "u", "rest"), Verified)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM dossiers")).scalar_one() == 0  # the store keeps no copy
 
 
 @pytest.mark.parametrize("mode", ["missing", "empty"])

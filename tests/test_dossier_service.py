@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -18,7 +19,9 @@ from bot.dossiers.service import (
     InvalidCode,
     InvalidPhoneDigits,
     LockedOut,
+    LockoutPolicy,
     NotFound,
+    NotMatched,
     Unavailable,
     Verified,
     WrongPhone,
@@ -26,7 +29,14 @@ from bot.dossiers.service import (
     format_view,
     normalize_last4,
 )
-from bot.dossiers.source import DossierRecord, DossierSourceUnavailable, hash_phone
+from bot.dossiers.source import (
+    DossierRecord,
+    DossierSourceUnavailable,
+    hash_last4,
+    hash_phone,
+    requester_ref,
+    sender_ref,
+)
 from bot.dossiers.store import DossierStore
 
 SALT = b"test-salt"
@@ -67,12 +77,14 @@ def lookup(store: DossierStore, clock: Clock) -> DossierLookup:
     return DossierLookup(store, store, clock=clock, salt=SALT)
 
 
-def test_seed_demo_is_idempotent_and_stores_only_hash_and_last4(engine: Engine, store: DossierStore) -> None:
+def test_seed_demo_is_idempotent_and_stores_only_hashes(engine: Engine, store: DossierStore) -> None:
     assert seed_demo(engine, salt=SALT) == 0
     record = store.fetch(DEMO)
     assert record is not None and record.is_demo and record.status == 4
     assert record.procedure_code == "1.004222" and record.promised_date == date(2026, 12, 1)
-    assert record.phone_last4 == "6789" and record.phone_hash == hash_phone("0900006789", SALT)
+    assert record.phone_hash == hash_phone("0900006789", SALT)
+    assert record.last4_hash == hash_last4("6789", SALT) and record.phone_last4 is None
+    assert "6789" not in repr(record)
     with engine.connect() as conn:
         dump = " ".join(str(v) for row in conn.execute(text("SELECT * FROM dossiers")) for v in row)
     assert "0900006789" not in dump
@@ -123,7 +135,7 @@ def test_refusal_paths(lookup: DossierLookup) -> None:
     not_found = lookup.status(UNKNOWN, "6789", "u", "rest")
     assert isinstance(not_found, NotFound) and UNKNOWN in format_result(not_found)
     wrong = lookup.status(DEMO, "1234", "u", "rest")
-    assert isinstance(wrong, WrongPhone) and wrong.attempts_left == 3  # the not-found counted too
+    assert isinstance(wrong, WrongPhone) and wrong.attempts_left == 3  # the not-found counted too (same requester)
     assert "còn 3 lần" in format_result(wrong)
     assert "Đang xử lý" not in format_result(wrong)
 
@@ -144,42 +156,167 @@ def test_unavailable_source_gives_the_busy_message(store: DossierStore, clock: C
     assert format_result(result) == BUSY_MESSAGE == "Dạ, hệ thống đang bận, anh/chị vui lòng thử lại sau ạ."
 
 
-def test_sender_lockout_after_five_failures_and_cool_down(lookup: DossierLookup, clock: Clock) -> None:
+def test_requester_lockout_after_five_failures_and_cool_down(lookup: DossierLookup, clock: Clock) -> None:
     results = []
     for _ in range(5):
         results.append(lookup.status(DEMO, "0000", "attacker", "rest"))
         clock.advance(minutes=1)
     assert [r.attempts_left for r in results[:4]] == [4, 3, 2, 1]  # type: ignore[union-attr]
-    assert isinstance(results[4], LockedOut) and results[4].reason == "sender"
+    assert isinstance(results[4], LockedOut) and results[4].reason == "requester"
     first_failure = clock.now - timedelta(minutes=5)
     assert results[4].until == first_failure + timedelta(hours=1)
     # Even the right digits are refused while locked, and the refusal says until when (Vietnam time).
     refused = lookup.status(DEMO, "6789", "attacker", "rest")
     assert isinstance(refused, LockedOut)
     assert "thử lại sau 10:00 ngày 27/11/2026" in format_result(refused)
-    # Another sender is not affected by this sender's lockout (the code has 5 failures, below 10).
+    # The lock is the requester's, on every dossier.
+    assert isinstance(lookup.status(RETURNED, "4321", "attacker", "rest"), LockedOut)
+    # Another requester is not affected.
     assert isinstance(lookup.status(DEMO, "6789", "owner", "rest"), Verified)
     # After the cool-down the oldest failure leaves the window: one more try is allowed.
     clock.now = first_failure + timedelta(hours=1, seconds=1)
     assert isinstance(lookup.status(DEMO, "6789", "attacker", "rest"), Verified)
 
 
-def test_not_found_probing_counts_against_the_sender(lookup: DossierLookup) -> None:
-    for i in range(5):
+def test_made_up_senders_from_one_requester_share_one_budget(lookup: DossierLookup, store: DossierStore) -> None:
+    # The client picks sender ids freely; the requester key is the server's, so a new sender id starts nothing fresh.
+    results = [lookup.status(DEMO, "0000", f"made-up-{i}", "rest", requester="ip:attacker") for i in range(10)]
+    assert [r.attempts_left for r in results[:4]] == [4, 3, 2, 1]  # type: ignore[union-attr]
+    assert all(isinstance(r, LockedOut) and r.reason == "requester" for r in results[4:])
+    # Only 5 failures were recorded: locked requests are refused before the source is asked.
+    assert len(store.failures_by_code(DEMO, datetime(2000, 1, 1, tzinfo=timezone.utc))) == 5
+    # Even a fresh sender id with the right digits is refused while its requester is locked...
+    assert isinstance(lookup.status(DEMO, "6789", "made-up-new", "rest", requester="ip:attacker"), LockedOut)
+    # ...but the owner, another requester, verifies (whatever sender id their conversation has).
+    assert isinstance(lookup.status(DEMO, "6789", "made-up-0", "rest", requester="ip:owner"), Verified)
+
+
+def test_requester_keys_never_collide_with_sender_keys(lookup: DossierLookup, store: DossierStore) -> None:
+    assert requester_ref("rest:x", SALT) != sender_ref("rest", "x", SALT)
+    # A client choosing sender_id equal to someone's requester key does not share that requester's failures.
+    for _ in range(5):
+        lookup.status(DEMO, "0000", "s", "rest", requester="victim")
+    assert isinstance(lookup.status(DEMO, "6789", "victim", "rest"), Verified)
+
+
+def test_one_requester_has_one_budget_on_every_channel(lookup: DossierLookup) -> None:
+    # The same client address through the REST API and through the web widget.
+    for _ in range(3):
+        lookup.status(DEMO, "0000", "a", "rest", requester="rq:same-ip")
+    result = lookup.status(DEMO, "0000", "b", "socketio", requester="rq:same-ip")
+    assert isinstance(result, WrongPhone) and result.attempts_left == 1
+
+
+def test_successes_stay_per_conversation_when_a_requester_is_given(lookup: DossierLookup) -> None:
+    assert isinstance(lookup.status(DEMO, "6789", "42", "telegram", requester="tg-user-1"), Verified)
+    assert lookup.subscribe(DEMO, "telegram", "42").outcome == "subscribed"
+    # Another conversation of the same requester has not verified anything itself.
+    assert lookup.subscribe(DEMO, "telegram", "43").outcome == "not_verified"
+
+
+def test_not_found_probing_counts_against_the_requester(lookup: DossierLookup) -> None:
+    for i in range(4):
         assert isinstance(lookup.status(f"000.00.00.H99-261120-{i + 100:04d}", "6789", "prober", "rest"), NotFound)
+    assert isinstance(lookup.status("000.00.00.H99-261120-0200", "6789", "prober", "rest"), LockedOut)
     assert isinstance(lookup.status(DEMO, "6789", "prober", "rest"), LockedOut)
 
 
-def test_code_lockout_after_ten_failures_from_anyone(lookup: DossierLookup, clock: Clock) -> None:
-    for i in range(10):
-        lookup.status(DEMO, "0000", f"bot-{i}", "rest")
-        clock.advance(seconds=30)
-    refused = lookup.status(DEMO, "6789", "owner", "telegram")
-    assert isinstance(refused, LockedOut) and refused.reason == "code"
-    # Other dossiers stay reachable for the same senders.
-    assert isinstance(lookup.status(RETURNED, "4321", "bot-0", "rest"), Verified)
+def test_failures_on_one_code_alert_staff_but_never_lock_its_owner(
+    lookup: DossierLookup, store: DossierStore, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.dossiers.service"):
+        for i in range(12):
+            result = lookup.status(DEMO, "0000", f"bot-{i}", "rest", requester=f"ip:bot-{i}")
+            assert isinstance(result, WrongPhone) and result.attempts_left == 4  # their own first failure only
+            clock.advance(seconds=30)
+    # The owner, from their own device, still verifies.
+    assert isinstance(lookup.status(DEMO, "6789", "owner", "telegram", requester="tg:owner"), Verified)
+    # Staff are alerted once per window for this code, at the 10th failure; the digits are in neither.
+    alerts = [r for r in store.audit_rows() if r.action == "alert"]
+    assert [(r.outcome, r.dossier_code, r.detail) for r in alerts] == [
+        ("code_under_attack", DEMO, "failures=10 window=60m")
+    ]
+    assert alerts[0].at == datetime(2026, 11, 27, 2, 4, 30, tzinfo=timezone.utc)
+    warnings = [r.getMessage() for r in caplog.records if "dossier code under attack" in r.getMessage()]
+    assert len(warnings) == 1 and DEMO in warnings[0] and "0000" not in warnings[0].replace(DEMO, "")
+    # A new window, new failures: a new alert.
     clock.advance(hours=1)
-    assert isinstance(lookup.status(DEMO, "6789", "owner", "telegram"), Verified)
+    for i in range(10):
+        lookup.status(DEMO, "1111", "x", "rest", requester=f"ip:late-{i}")
+    assert len([r for r in store.audit_rows() if r.action == "alert"]) == 2
+
+
+def test_attempts_left_depends_only_on_the_requester_own_failures(lookup: DossierLookup) -> None:
+    def left(requester: str, code: str = DEMO) -> int:
+        result = lookup.status(code, "0000", "s", "rest", requester=requester)
+        assert isinstance(result, WrongPhone)
+        return result.attempts_left
+
+    assert left("alice") == 4
+    for i in range(9):  # others hammer the same dossier (and another one)
+        lookup.status(DEMO, "1111", f"s{i}", "rest", requester=f"other-{i}")
+        lookup.status(RETURNED, "1111", f"s{i}", "rest", requester=f"other-{i}")
+    assert left("bob") == 4  # as if nobody else had tried
+    assert left("alice") == 3 and left("alice", RETURNED) == 2
+
+
+def _flood_unknown_codes(lookup: DossierLookup, n: int) -> None:
+    for i in range(n):  # many requesters, each within its own budget
+        result = lookup.status(f"000.00.00.H99-261120-{i + 500:04d}", "6789", "s", "rest", requester=f"flood-{i // 3}")
+        assert isinstance(result, (NotFound, NotMatched))
+
+
+def test_over_the_unknown_code_limit_not_found_and_wrong_digits_look_the_same(
+    lookup: DossierLookup, clock: Clock
+) -> None:
+    policy = LockoutPolicy()
+    # Below the limit the answers differ (the usual helpful "not found").
+    before = lookup.status(UNKNOWN, "6789", "s", "rest", requester="early")
+    assert isinstance(before, NotFound)
+    _flood_unknown_codes(lookup, policy.max_unknown_codes - 1)  # the limit is now reached (30 with "early")
+    not_found = lookup.status(UNKNOWN, "6789", "s", "rest", requester="carol")
+    wrong_digits = lookup.status(DEMO, "1111", "s", "rest", requester="dave")
+    assert not_found == wrong_digits == NotMatched(attempts_left=4)
+    assert format_result(not_found) == format_result(wrong_digits)
+    assert format_result(not_found) == ("Dạ, mã hồ sơ hoặc 4 số cuối điện thoại chưa khớp ạ. Anh/chị còn 4 lần thử.")
+    assert UNKNOWN not in format_result(not_found)
+    # Both still count against the requester, and a correct code with its digits still verifies.
+    again = lookup.status(DEMO, "2222", "s", "rest", requester="carol")
+    assert again == NotMatched(attempts_left=3)
+    assert isinstance(lookup.status(DEMO, "6789", "s", "rest", requester="carol"), Verified)
+    # When the unknown-code window has passed, answers are specific again.
+    clock.advance(minutes=policy.unknown_code_window.total_seconds() / 60 + 1)
+    assert isinstance(lookup.status(UNKNOWN, "6789", "s", "rest", requester="erin"), NotFound)
+    assert isinstance(lookup.status(DEMO, "1111", "s", "rest", requester="erin"), WrongPhone)
+
+
+def test_no_dossier_row_holds_the_phone_digits_in_clear(engine: Engine, store: DossierStore) -> None:
+    hex_hash = re.compile(r"[0-9a-f]{64}")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM dossiers")).mappings().all()
+    assert len(rows) == len(DEMO_DOSSIERS) and "phone_last4" not in rows[0]
+    for row, item in zip(
+        sorted(rows, key=lambda r: r["code"]), sorted(DEMO_DOSSIERS, key=lambda d: d.code), strict=True
+    ):
+        digits = item.phone[-4:]
+        assert row["phone_last4_hash"] == hash_last4(digits, SALT)
+        for column, value in row.items():
+            cell = str(value)
+            assert cell != digits, column
+            if hex_hash.fullmatch(cell):  # an HMAC: opaque (hex may hold any 4 digits by chance)
+                assert column in ("phone_hash", "phone_last4_hash"), column
+                continue
+            assert digits not in cell and item.phone not in cell, column
+
+
+def test_a_source_with_the_digits_in_memory_still_verifies(store: DossierStore, clock: Clock) -> None:
+    class InMemory:
+        def fetch(self, code: str) -> DossierRecord | None:
+            return DossierRecord(code, "1.004222", "Đăng ký thường trú", 4, phone_last4="6789")
+
+    service = DossierLookup(InMemory(), store, clock=clock, salt=SALT)
+    assert isinstance(service.status(DEMO, "1111", "u", "rest"), WrongPhone)
+    assert isinstance(service.status(DEMO, "6789", "u", "rest"), Verified)
 
 
 def test_subscribe_requires_a_recent_verified_lookup_by_the_same_sender(

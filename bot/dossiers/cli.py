@@ -78,7 +78,7 @@ def _lookup(args: argparse.Namespace) -> int:
 
     store = DossierStore(_engine())
     service = DossierLookup(build_source(store), store)
-    print(format_result(service.status(args.code, args.last4, args.sender, args.channel)))
+    print(format_result(service.status(args.code, args.last4, args.sender, args.channel, requester=args.requester)))
     if args.subscribe:
         print(service.subscribe(args.code, args.channel, args.sender).message)
     return 0
@@ -109,6 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     lookup.add_argument("last4", help="last 4 digits of the registered phone")
     lookup.add_argument("--sender", default="cli")
     lookup.add_argument("--channel", default="cli")
+    lookup.add_argument(
+        "--requester", default=None, help="key failures are counted and locked under (default: the sender)"
+    )
     lookup.add_argument("--subscribe", action="store_true", help="subscribe after a verified lookup")
     lookup.set_defaults(func=_lookup)
     return parser

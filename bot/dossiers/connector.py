@@ -35,7 +35,7 @@ import requests
 import yaml
 
 from bot.dossiers.codes import InvalidDossierCode, normalize_code
-from bot.dossiers.source import DossierRecord, DossierSourceUnavailable, hash_phone, phone_last4
+from bot.dossiers.source import DossierRecord, DossierSourceUnavailable, hash_last4, hash_phone, phone_last4
 from bot.dossiers.status import VN_TZ, parse_status
 
 __all__ = ["CircuitBreaker", "FieldMap", "HttpDossierSource", "OneDoorConfig"]
@@ -389,6 +389,8 @@ class HttpDossierSource:
             last4 = "".join(ch for ch in last4 if ch.isdigit())[-4:] or None
         if phone and not last4:
             last4 = phone_last4(phone)
+        if last4 is not None and len(last4) != 4:
+            last4 = None  # too short to verify anyone: the lookup will never match
         full_phone = phone if phone and sum(ch.isdigit() for ch in phone) >= 9 else None
         return DossierRecord(
             code=code,
@@ -398,8 +400,10 @@ class HttpDossierSource:
             receiving_unit=text("receiving_unit") or "",
             received_date=received,
             promised_date=promised,
+            # The digits stay in memory for this lookup only; the comparison is on their HMAC.
             phone_last4=last4,
             phone_hash=hash_phone(full_phone, self._salt) if full_phone else None,
+            last4_hash=hash_last4(last4, self._salt) if last4 else None,
             applicant_name=text("applicant_name"),
             applicant_address=text("applicant_address"),
             applicant_id=text("applicant_id"),

@@ -1,6 +1,8 @@
 """Demo dossiers so a new user can try the lookup flow (listed in the README).
 
-All are on the invented agency code ``H99`` and flagged ``is_demo``; names are invented.
+All are on the invented agency code ``H99`` and flagged ``is_demo``; names are invented. The phone numbers
+are public demo values; the store keeps only their HMACs (the whole number and the last 4 digits), like
+any imported dossier, so the verification digits are never in the database in clear.
 """
 
 from __future__ import annotations

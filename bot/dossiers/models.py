@@ -2,8 +2,8 @@
 
 Date-times are stored as naive UTC (SQLite has no time zones) and read back as aware UTC.
 The applicant's name, address and ID number are kept for completeness of the record but are
-never returned by the citizen-facing service; the phone number is kept only as an HMAC plus
-its last 4 digits.
+never returned by the citizen-facing service; the phone number is kept only as HMACs (of the
+whole number and of its last 4 digits, the second factor): no digit of it is stored in clear.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "SubscriptionRow",
     "UTCDateTime",
     "VerificationAttemptRow",
+    "WebhookReceiptRow",
     "create_tables",
     "utcnow",
 ]
@@ -83,7 +84,8 @@ class DossierRow(Base):
     applicant_address = Column(Text, nullable=True)
     applicant_id = Column(String(16), nullable=True)
     phone_hash = Column(String(64), nullable=True)
-    phone_last4 = Column(String(4), nullable=True)
+    # HMAC-SHA256 hex of the last 4 digits (bot.dossiers.source.hash_last4), never the digits.
+    phone_last4_hash = Column(String(64), nullable=True)
     is_demo = Column(Boolean, nullable=False, default=False)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -111,7 +113,9 @@ class VerificationAttemptRow(Base):
 
     id = Column(Integer, primary_key=True)
     at = Column(UTCDateTime, nullable=False)
+    # Failures are kept under the requester's ref, successes under the conversation's sender ref.
     sender_ref = Column(String(64), nullable=False)
+    # NULL on a failure means "no dossier with the code asked" (the global unknown-code limit counts these).
     dossier_code = Column(String(32), nullable=True)
     success = Column(Boolean, nullable=False)
     # Status shown on success: a subscription starts from it, so only later changes are pushed.
@@ -149,12 +153,28 @@ class SubscriptionRow(Base):
     last_notified_at = Column(UTCDateTime, nullable=True)
 
 
+class WebhookReceiptRow(Base):
+    """A signed one-door webhook request already accepted, kept while its signature is still fresh.
+
+    Replay protection shared by every Rasa replica: the primary key makes "insert if absent"
+    race-free (a second insert of the same digest fails with an IntegrityError). ``digest`` is
+    the SHA-256 hex of the signed message ``"<t>." + body``; rows past ``expires_at`` are purged.
+    """
+
+    __tablename__ = "webhook_receipts"
+
+    digest = Column(String(64), primary_key=True)
+    received_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
 DOSSIER_TABLES = [
     DossierRow.__table__,
     StatusHistoryRow.__table__,
     VerificationAttemptRow.__table__,
     AuditRow.__table__,
     SubscriptionRow.__table__,
+    WebhookReceiptRow.__table__,
 ]
 
 

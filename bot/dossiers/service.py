@@ -6,7 +6,6 @@ server calls it through ``asyncio.to_thread`` so a slow one-door system never bl
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,14 @@ from sqlalchemy.engine import Engine
 from bot.dossiers.codes import InvalidDossierCode, extract_code, normalize_code
 from bot.dossiers.config import dossier_settings
 from bot.dossiers.models import utcnow
-from bot.dossiers.source import DossierRecord, DossierSource, DossierSourceUnavailable, sender_ref
+from bot.dossiers.source import (
+    DossierRecord,
+    DossierSource,
+    DossierSourceUnavailable,
+    last4_matches,
+    requester_ref,
+    sender_ref,
+)
 from bot.dossiers.status import VN_TZ, days_overdue, is_overdue, status_info, today_vn
 from bot.dossiers.store import DossierStore
 from bot.privacy import mask_text
@@ -32,6 +38,7 @@ __all__ = [
     "LockoutPolicy",
     "LookupResult",
     "NotFound",
+    "NotMatched",
     "SubscriptionResult",
     "Unavailable",
     "Verified",
@@ -51,11 +58,27 @@ BUSY_MESSAGE = "Dạ, hệ thống đang bận, anh/chị vui lòng thử lại 
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    """Abuse limits: failures per sender and per code within ``window``; how long a verification lasts."""
+    """Abuse limits of the lookup (the one place for these numbers); durations are ``timedelta``, limits counts.
+
+    - ``window`` (1 hour, sliding): the period in which failures are counted, per requester and per code.
+    - ``max_requester_failures`` (5): failed lookups (wrong digits or an unknown code, on any dossier) one
+      requester may make within ``window``. At that number the requester, and only it, is locked until
+      its oldest counted failure leaves the window. There is no lock per code, so nobody can lock a
+      dossier's owner out; ``attempts_left`` counts the requester's own failures only.
+    - ``code_alert_failures`` (10): failures on one dossier by everyone within ``window`` that raise the
+      staff alert (a WARNING "dossier code under attack" and one ``alert``/``code_under_attack`` audit
+      row per code per ``window``). Never a lock.
+    - ``unknown_code_window`` (10 minutes, sliding) and ``max_unknown_codes`` (30): when lookups of unknown
+      codes by everyone within ``unknown_code_window`` reach ``max_unknown_codes``, an unknown code and
+      wrong digits get the same answer (:class:`NotMatched`), so guessing cannot tell which codes exist.
+    - ``subscribe_window`` (30 minutes): how long after a verified lookup its conversation may subscribe.
+    """
 
     window: timedelta = timedelta(hours=1)
-    max_sender_failures: int = 5
-    max_code_failures: int = 10
+    max_requester_failures: int = 5
+    code_alert_failures: int = 10
+    unknown_code_window: timedelta = timedelta(minutes=10)
+    max_unknown_codes: int = 30
     subscribe_window: timedelta = timedelta(minutes=30)
 
 
@@ -100,8 +123,16 @@ class WrongPhone:
 
 
 @dataclass(frozen=True)
+class NotMatched:
+    """The code or the 4 digits did not match, worded the same for both (unknown codes are rate-limited
+    then, so the answer must not tell whether the code exists); ``attempts_left`` before a lockout."""
+
+    attempts_left: int
+
+
+@dataclass(frozen=True)
 class LockedOut:
-    """Too many failures; try again after ``until`` (aware UTC). ``reason`` is ``sender`` or ``code``."""
+    """Too many failures by this requester; try again after ``until`` (aware UTC). ``reason`` is ``requester``."""
 
     until: datetime
     reason: str
@@ -128,7 +159,9 @@ class Unavailable:
     message: str = BUSY_MESSAGE
 
 
-LookupResult = Verified | NotFound | WrongPhone | LockedOut | InvalidCode | InvalidPhoneDigits | Unavailable
+LookupResult = (
+    Verified | NotFound | WrongPhone | NotMatched | LockedOut | InvalidCode | InvalidPhoneDigits | Unavailable
+)
 
 
 @dataclass(frozen=True)
@@ -206,10 +239,12 @@ def format_result(result: LookupResult) -> str:
             "Dạ, 4 số cuối điện thoại anh/chị nhập chưa khớp với số đã đăng ký trên hồ sơ ạ. "
             f"Anh/chị còn {result.attempts_left} lần thử."
         )
+    if isinstance(result, NotMatched):
+        return f"Dạ, mã hồ sơ hoặc 4 số cuối điện thoại chưa khớp ạ. Anh/chị còn {result.attempts_left} lần thử."
     if isinstance(result, LockedOut):
         return (
-            "Dạ, do có nhiều lần xác minh không thành công, việc tra cứu hồ sơ này tạm khóa để bảo vệ thông tin "
-            f"của người nộp. Anh/chị vui lòng thử lại sau {_format_time(result.until)} ạ."
+            "Dạ, do có nhiều lần tra cứu không thành công, việc tra cứu hồ sơ của anh/chị tạm khóa để bảo vệ "
+            f"thông tin của người nộp. Anh/chị vui lòng thử lại sau {_format_time(result.until)} ạ."
         )
     if isinstance(result, (InvalidCode, InvalidPhoneDigits, Unavailable)):
         return result.message
@@ -267,34 +302,75 @@ class DossierLookup:
     def _sender(self, channel: str, sender_id: str) -> str:
         return sender_ref(channel, sender_id, self._salt)
 
-    def _lockout(self, sender: str, code: str, now: datetime) -> LockedOut | None:
-        since = now - self.policy.window
-        candidates: list[LockedOut] = []
-        by_sender = self.store.failures_by_sender(sender, since)
-        if len(by_sender) >= self.policy.max_sender_failures:
-            # Locked until enough old failures leave the window to fall below the limit.
-            oldest_counted = by_sender[len(by_sender) - self.policy.max_sender_failures]
-            candidates.append(LockedOut(oldest_counted + self.policy.window, "sender"))
-        by_code = self.store.failures_by_code(code, since)
-        if len(by_code) >= self.policy.max_code_failures:
-            oldest_counted = by_code[len(by_code) - self.policy.max_code_failures]
-            candidates.append(LockedOut(oldest_counted + self.policy.window, "code"))
-        return max(candidates, key=lambda r: r.until) if candidates else None
+    def _requester(self, channel: str, sender_id: str, requester: str | None) -> str:
+        """The ref failures are counted under: the server-chosen requester key, else the conversation."""
+        if requester:
+            return requester_ref(requester, self._salt)
+        return self._sender(channel, sender_id)
 
-    def _attempts_left(self, sender: str, code: str, now: datetime) -> int:
-        since = now - self.policy.window
-        return min(
-            self.policy.max_sender_failures - len(self.store.failures_by_sender(sender, since)),
-            self.policy.max_code_failures - len(self.store.failures_by_code(code, since)),
-        )
+    def _lockout(self, asker: str, now: datetime) -> LockedOut | None:
+        """The requester's lock, if its own failures within the window reached the limit."""
+        limit = self.policy.max_requester_failures
+        failures = self.store.failures_by_sender(asker, now - self.policy.window)
+        if len(failures) < limit:
+            return None
+        # Locked until enough old failures leave the window to fall below the limit.
+        oldest_counted = failures[len(failures) - limit]
+        return LockedOut(oldest_counted + self.policy.window, "requester")
 
-    def status(self, code: str, phone_last4: str, sender_id: str, channel: str) -> LookupResult:
-        """Look a dossier up for a citizen who gives its code and the last 4 digits of the registered phone."""
+    def _attempts_left(self, asker: str, now: datetime) -> int:
+        """Tries left to the requester: its own failures only, never anyone else's."""
+        failures = self.store.failures_by_sender(asker, now - self.policy.window)
+        return max(self.policy.max_requester_failures - len(failures), 0)
+
+    def _unknown_codes_limited(self, now: datetime) -> bool:
+        """Whether unknown-code lookups by everyone reached the global limit (answers are then merged)."""
+        since = now - self.policy.unknown_code_window
+        return self.store.unknown_code_failures(since) >= self.policy.max_unknown_codes
+
+    def _alert_if_attacked(self, code: str, now: datetime, channel: str) -> None:
+        """Tell staff (a WARNING and one audit row per code per window) when a dossier collects failures."""
+        since = now - self.policy.window
+        failures = len(self.store.failures_by_code(code, since))
+        if failures < self.policy.code_alert_failures:
+            return
+        if self.store.has_audit("alert", "code_under_attack", code, since):
+            return  # already raised in this window
+        minutes = int(self.policy.window.total_seconds() // 60)
+        log.warning("dossier code under attack: %s had %d failed verifications in %d min", code, failures, minutes)
+        detail = f"failures={failures} window={minutes}m"
+        self.store.audit("alert", "code_under_attack", now, channel, None, code, detail)
+
+    def _failed(self, asker: str, now: datetime, answer: Callable[[int], LookupResult]) -> LookupResult:
+        """The answer after a recorded failure: the lock once the requester's budget is spent, the merged
+        "code or digits" answer while unknown codes are rate-limited, otherwise ``answer(attempts_left)``."""
+        left = self._attempts_left(asker, now)
+        if left <= 0:
+            locked = self._lockout(asker, now)
+            if locked is not None:
+                return locked
+        if self._unknown_codes_limited(now):
+            return NotMatched(left)
+        return answer(left)
+
+    def status(
+        self, code: str, phone_last4: str, sender_id: str, channel: str, *, requester: str | None = None
+    ) -> LookupResult:
+        """Look a dossier up for a citizen who gives its code and the last 4 digits of the registered phone.
+
+        ``requester`` is an opaque, pseudonymous key of the party asking, chosen by the server and not by
+        the client: the channel layer passes a keyed hash of the client address for web/REST, of the
+        verified user id for Telegram/Zalo (namespaced by kind, so it is the same key on every channel).
+        Failures (wrong digits, unknown code) are counted and locked per requester, falling back to the
+        conversation (``channel``, ``sender_id``) when it is None. A success is recorded for the
+        conversation, which may then subscribe. See :class:`LockoutPolicy`.
+        """
         now = self.clock()
         sender = self._sender(channel, sender_id)
+        asker = self._requester(channel, sender_id, requester)
 
         def audit(outcome: str, audited_code: str | None, detail: str | None = None) -> None:
-            self.store.audit("lookup", outcome, now, channel, sender, audited_code, detail)
+            self.store.audit("lookup", outcome, now, channel, asker, audited_code, detail)
 
         try:
             norm = normalize_code(code)
@@ -302,12 +378,12 @@ class DossierLookup:
             # A whole sentence ("tra cứu hồ sơ 000.00...") still carries a usable code.
             found = extract_code(str(code or ""))
             if found is not None:
-                return self.status(found, phone_last4, sender_id, channel)
+                return self.status(found, phone_last4, sender_id, channel, requester=requester)
             # What was typed may be anything (even a phone number): keep only a masked excerpt.
             audit("invalid_code", mask_text(str(code or ""))[:40], exc.reason)
             return InvalidCode(exc.user_message)
 
-        locked = self._lockout(sender, norm, now)
+        locked = self._lockout(asker, now)
         if locked is not None:
             audit("locked_out", norm, f"reason={locked.reason}")
             return locked
@@ -329,21 +405,16 @@ class DossierLookup:
             return Unavailable()
 
         if record is None:
-            # Counts against the sender only: probing for codes is abuse too.
-            self.store.record_attempt(sender, None, False, now)
+            # Probing for codes is abuse too: it counts against the requester (code NULL = unknown code).
+            self.store.record_attempt(asker, None, False, now)
             audit("not_found", norm)
-            return NotFound(norm)
+            return self._failed(asker, now, lambda _left: NotFound(norm))
 
-        expected = record.phone_last4 or ""
-        if len(expected) != 4 or not hmac.compare_digest(expected.encode(), digits.encode()):
-            self.store.record_attempt(sender, norm, False, now)
+        if not last4_matches(record, digits, self._salt):
+            self.store.record_attempt(asker, norm, False, now)
             audit("wrong_phone", norm)
-            left = self._attempts_left(sender, norm, now)
-            if left <= 0:
-                locked = self._lockout(sender, norm, now)
-                if locked is not None:
-                    return locked
-            return WrongPhone(norm, max(left, 0))
+            self._alert_if_attacked(norm, now, channel)
+            return self._failed(asker, now, lambda left: WrongPhone(norm, left))
 
         self.store.record_attempt(sender, norm, True, now, status_seen=record.status)
         audit("verified", norm, f"status={record.status}")

@@ -14,9 +14,12 @@ __all__ = [
     "DossierRecord",
     "DossierSource",
     "DossierSourceUnavailable",
+    "hash_last4",
     "hash_phone",
+    "last4_matches",
     "normalize_phone",
     "phone_last4",
+    "requester_ref",
     "sender_ref",
 ]
 
@@ -27,7 +30,12 @@ class DossierSourceUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class DossierRecord:
-    """A dossier as a source knows it. Personal fields are kept out of ``repr`` so they never reach a log."""
+    """A dossier as a source knows it. Personal fields are kept out of ``repr`` so they never reach a log.
+
+    The second factor is ``last4_hash`` (:func:`hash_last4` of the registered phone's last 4 digits):
+    the SQL store keeps only that hash. ``phone_last4`` (the digits in clear) is set only by a source
+    that receives them at run time, such as the one-door connector, and lives in memory only.
+    """
 
     code: str
     procedure_code: str
@@ -38,6 +46,7 @@ class DossierRecord:
     promised_date: date | None = None
     phone_last4: str | None = field(default=None, repr=False)
     phone_hash: str | None = field(default=None, repr=False)
+    last4_hash: str | None = field(default=None, repr=False)
     applicant_name: str | None = field(default=None, repr=False)
     applicant_address: str | None = field(default=None, repr=False)
     applicant_id: str | None = field(default=None, repr=False)
@@ -76,8 +85,44 @@ def hash_phone(phone: str, salt: bytes | None = None) -> str:
     return hmac.new(key, normalize_phone(phone).encode("ascii"), hashlib.sha256).hexdigest()
 
 
+def hash_last4(digits: str, salt: bytes | None = None) -> str:
+    """HMAC-SHA256 (hex) of the 4 verification digits with the server secret; what the store keeps.
+
+    A distinct prefix keeps it from ever equalling :func:`hash_phone` of the same digits.
+    """
+    key = salt if salt is not None else phone_salt()
+    return hmac.new(key, f"last4:{digits}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def last4_matches(record: DossierRecord, digits: str, salt: bytes | None = None) -> bool:
+    """Whether ``digits`` (4 digits) are the record's second factor, compared in constant time on HMACs."""
+    if len(digits) != 4 or not digits.isdigit():
+        return False
+    if record.phone_last4 and len(record.phone_last4) == 4:
+        # A source holding the digits in memory (the connector): hash them with the caller's salt.
+        expected: str | None = hash_last4(record.phone_last4, salt)
+    else:
+        expected = record.last4_hash  # the SQL store keeps only this
+    if not expected:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), hash_last4(digits, salt).encode("ascii"))
+
+
 def sender_ref(channel: str, sender_id: str, salt: bytes | None = None) -> str:
-    """A pseudonymous, stable reference to a conversation partner, for lockouts and the audit log."""
+    """A pseudonymous, stable reference to a conversation partner (its verified lookups, the audit log)."""
     key = salt if salt is not None else phone_salt()
     msg = f"sender:{channel}:{sender_id}".encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def requester_ref(requester: str, salt: bytes | None = None) -> str:
+    """A pseudonymous reference to the party asking (a server-chosen key, see ``DossierLookup.status``).
+
+    Hashed under a prefix of its own, so a requester key never equals a :func:`sender_ref`. The channel
+    is deliberately not part of it: one client address using both the REST API and the web widget has
+    one budget. The key must therefore be namespaced by its kind already (``bot.channels.inbound``'s
+    ``rq:`` keys hash ``"ip:…"``, ``"telegram_ptb:…"``, …).
+    """
+    key = salt if salt is not None else phone_salt()
+    msg = f"requester:{requester}".encode()
     return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]

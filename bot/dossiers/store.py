@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -27,9 +27,10 @@ from bot.dossiers.models import (
     StatusHistoryRow,
     SubscriptionRow,
     VerificationAttemptRow,
+    WebhookReceiptRow,
     utcnow,
 )
-from bot.dossiers.source import DossierRecord, hash_phone, phone_last4
+from bot.dossiers.source import DossierRecord, hash_last4, hash_phone, phone_last4
 from bot.dossiers.status import DossierStatus
 from bot.privacy import mask_text
 
@@ -38,7 +39,8 @@ __all__ = ["DossierInput", "DossierStore", "Subscription"]
 
 @dataclass(frozen=True)
 class DossierInput:
-    """What an import or the demo seeder writes; the phone is hashed on the way in and never stored."""
+    """What an import or the demo seeder writes; the phone and its last 4 digits are hashed on the way in
+    (:func:`~bot.dossiers.source.hash_phone`, :func:`~bot.dossiers.source.hash_last4`), never stored."""
 
     code: str
     procedure_code: str
@@ -78,7 +80,7 @@ def _record(row: DossierRow) -> DossierRecord:
         receiving_unit=row.receiving_unit or "",
         received_date=row.received_date,
         promised_date=row.promised_date,
-        phone_last4=row.phone_last4,
+        last4_hash=row.phone_last4_hash,
         phone_hash=row.phone_hash,
         applicant_name=row.applicant_name,
         applicant_address=row.applicant_address,
@@ -86,6 +88,11 @@ def _record(row: DossierRow) -> DossierRecord:
         is_demo=bool(row.is_demo),
         updated_at=row.updated_at,
     )
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """``value`` as naive UTC (aware values are converted; naive ones are taken as UTC already)."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 class DossierStore:
@@ -126,7 +133,8 @@ class DossierStore:
             row.applicant_address = item.applicant_address
             row.applicant_id = item.applicant_id
             row.phone_hash = hash_phone(item.phone, self._salt) if item.phone else None
-            row.phone_last4 = phone_last4(item.phone) if item.phone else None
+            last4 = phone_last4(item.phone) if item.phone else None
+            row.phone_last4_hash = hash_last4(last4, self._salt) if last4 else None
             row.is_demo = item.is_demo
             if created or old_status != status:
                 row.updated_at = at
@@ -146,6 +154,43 @@ class DossierStore:
             row.updated_at = at
             session.add(StatusHistoryRow(dossier_id=row.id, status=status, changed_at=at, note=note))
             return True
+
+    def set_status_if_newer(self, code: str, status: int, at: datetime, note: str | None = None) -> str:
+        """Change a dossier's status as of ``at`` unless that is older than its last status change.
+
+        Returns ``"changed"``, ``"unchanged"`` (it already has that status), ``"older"`` (``at`` is
+        before the dossier's last status change: ``dossiers.updated_at``, which is written with the
+        newest history ``changed_at``, or any history row) or ``"unknown"`` (not in this store).
+        One conditional UPDATE decides, so concurrent webhooks on several replicas cannot roll a
+        dossier back: the later change wins whatever order they commit in. A tie (same ``at``) applies.
+        """
+        status = int(DossierStatus(int(status)))
+        newer_history = exists().where(StatusHistoryRow.dossier_id == DossierRow.id, StatusHistoryRow.changed_at > at)
+        with self._sessions() as session, session.begin():
+            changed = session.execute(
+                update(DossierRow)
+                .where(
+                    DossierRow.code == code,
+                    DossierRow.status != status,
+                    DossierRow.updated_at <= at,
+                    ~newer_history,
+                )
+                .values(status=status, updated_at=at)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if changed:
+                dossier_id = session.execute(select(DossierRow.id).where(DossierRow.code == code)).scalar_one()
+                session.add(StatusHistoryRow(dossier_id=dossier_id, status=status, changed_at=at, note=note))
+                return "changed"
+            row = session.execute(select(DossierRow.id, DossierRow.updated_at).where(DossierRow.code == code)).first()
+            if row is None:
+                return "unknown"
+            last = session.execute(
+                select(func.max(StatusHistoryRow.changed_at)).where(StatusHistoryRow.dossier_id == row.id)
+            ).scalar_one_or_none()
+        # Compared as naive UTC on both sides, whatever the dialect hands back for max().
+        latest = max(_naive_utc(t) for t in (row.updated_at, last) if t is not None)
+        return "older" if latest > _naive_utc(at) else "unchanged"
 
     def history(self, code: str) -> list[tuple[int, datetime]]:
         """(status, changed_at) of a dossier, oldest first."""
@@ -207,12 +252,23 @@ class DossierStore:
             )
 
     def failures_by_sender(self, sender: str, since: datetime) -> list[datetime]:
-        """Times of failed attempts by ``sender`` since ``since``, oldest first."""
+        """Times of failed attempts under the ref ``sender`` (a requester's) since ``since``, oldest first."""
         return self._failure_times(VerificationAttemptRow.sender_ref == sender, since)
 
     def failures_by_code(self, code: str, since: datetime) -> list[datetime]:
         """Times of failed attempts on ``code`` by anyone since ``since``, oldest first."""
         return self._failure_times(VerificationAttemptRow.dossier_code == code, since)
+
+    def unknown_code_failures(self, since: datetime) -> int:
+        """How many lookups of codes no dossier has (by anyone) since ``since``."""
+        with self._sessions() as session:
+            return session.execute(
+                select(func.count(VerificationAttemptRow.id)).where(
+                    VerificationAttemptRow.dossier_code.is_(None),
+                    VerificationAttemptRow.success.is_(False),
+                    VerificationAttemptRow.at >= since,
+                )
+            ).scalar_one()
 
     def last_success(self, sender: str, code: str, since: datetime) -> VerificationAttemptRow | None:
         """The latest successful verification of ``code`` by ``sender`` since ``since``."""
@@ -233,6 +289,45 @@ class DossierStore:
         """Delete attempts older than ``before`` (they only matter for an hour)."""
         with self._sessions() as session, session.begin():
             return session.execute(delete(VerificationAttemptRow).where(VerificationAttemptRow.at < before)).rowcount
+
+    # -- webhook receipts (replay protection) ------------------------------------------------------
+
+    def claim_webhook_receipt(self, digest: str, at: datetime, keep_until: datetime) -> bool:
+        """Record that the webhook request ``digest`` was accepted at ``at``; False when it already was.
+
+        Race-free across threads, processes and replicas: ``digest`` is the primary key, so of two
+        concurrent claims exactly one insert commits and the other gets an IntegrityError. Receipts
+        whose ``keep_until`` (stored as ``expires_at``) has passed are purged on the way.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                session.execute(
+                    delete(WebhookReceiptRow)
+                    .where(WebhookReceiptRow.expires_at < at)
+                    .execution_options(synchronize_session=False)
+                )
+                session.add(WebhookReceiptRow(digest=digest, received_at=at, expires_at=keep_until))
+        except IntegrityError:
+            return False
+        return True
+
+    def release_webhook_receipt(self, digest: str) -> None:
+        """Forget a receipt: the request was not processed, so its sender may retry it unchanged."""
+        with self._sessions() as session, session.begin():
+            session.execute(
+                delete(WebhookReceiptRow)
+                .where(WebhookReceiptRow.digest == digest)
+                .execution_options(synchronize_session=False)
+            )
+
+    def webhook_receipts(self) -> list[WebhookReceiptRow]:
+        """Every stored receipt, oldest first (for tests and reports)."""
+        with self._sessions() as session:
+            return list(
+                session.execute(
+                    select(WebhookReceiptRow).order_by(WebhookReceiptRow.received_at, WebhookReceiptRow.digest)
+                ).scalars()
+            )
 
     # -- audit -------------------------------------------------------------------------------------
 
@@ -258,6 +353,23 @@ class DossierStore:
                     dossier_code=mask_text(code)[:64] if code else None,
                     detail=mask_text(detail) if detail else None,
                 )
+            )
+
+    def has_audit(self, action: str, outcome: str, code: str, since: datetime) -> bool:
+        """Whether an audit entry ``action``/``outcome`` about ``code`` exists since ``since``."""
+        with self._sessions() as session:
+            return (
+                session.execute(
+                    select(AuditRow.id)
+                    .where(
+                        AuditRow.action == action[:16],
+                        AuditRow.outcome == outcome[:24],
+                        AuditRow.dossier_code == mask_text(code)[:64],
+                        AuditRow.at >= since,
+                    )
+                    .limit(1)
+                ).first()
+                is not None
             )
 
     def audit_rows(self) -> list[AuditRow]:
