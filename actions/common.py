@@ -32,9 +32,27 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     dispatcher.utter_message(text=parts[-1], buttons=buttons or None)
 
 
+# Entity values are short (a code, a case number, a procedure's words); longer ones are not ours.
+MAX_ENTITY_CHARS = 300
+
+
 def first_entity(tracker: Tracker, name: str) -> str | None:
-    """The first value of entity ``name`` in the latest user message, if any."""
-    return next((str(e["value"]) for e in tracker.latest_message.get("entities", []) if e.get("entity") == name), None)
+    """The first value of entity ``name`` in the latest user message, if any, as clean text.
+
+    A button payload typed by hand can carry any JSON value: only strings and numbers
+    of at most :data:`MAX_ENTITY_CHARS` characters, without lone surrogates, count.
+    """
+    for entity in tracker.latest_message.get("entities") or []:
+        if not isinstance(entity, dict) or entity.get("entity") != name:
+            continue
+        value = entity.get("value")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return None
+        text = str(value)
+        if len(text) > MAX_ENTITY_CHARS or any("\ud800" <= ch <= "\udfff" for ch in text):
+            return None
+        return text
+    return None
 
 
 def latest_intent(tracker: Tracker) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -13,22 +13,34 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import first_entity, send
+from actions.common import first_entity, latest_intent, send
 from bot.answers import Button, Reply, payload
 from bot.dossiers.codes import InvalidDossierCode, find_codes, normalize_code
 from bot.dossiers.service import (
     BUSY_MESSAGE,
     DossierLookup,
+    NotMatched,
     Verified,
     WrongPhone,
     build_lookup,
     format_result,
     normalize_last4,
 )
-from bot.dossiers.status import status_info
+from bot.dossiers.status import DossierStatus, status_info
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The phone_last4 slot says only whether the digits were given; the digits stay in the latest message.
+DIGITS_RECEIVED = "received"
+DIGITS_INVALID = "invalid"
+# Intents after which the answer to "4 số cuối?" is not an answer (as the domain's dossier_code mapping).
+NOT_AN_ANSWER_INTENTS = frozenset(
+    {
+        "cancel", "deny", "goodbye", "request_human", "ask_documents", "ask_fee",
+        "ask_processing_time", "ask_where", "ask_how_online", "ask_procedure_info",
+    }
+)  # fmt: skip
 
 PHONE_DIGITS_PROMPT = (
     "Dạ, anh/chị vui lòng nhập đúng 4 chữ số cuối của số điện thoại đã đăng ký trên hồ sơ (ví dụ: 6789) ạ."
@@ -43,6 +55,23 @@ def lookup() -> DossierLookup:
 
 def _channel(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "rest"
+
+
+def _requester(tracker: Tracker) -> str | None:
+    """Who is asking, as the channel layer saw it (a keyed hash the client cannot choose), if known."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    value = metadata.get("requester") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) and value.startswith("rq:") and len(value) <= 64 else None
+
+
+def _pushed_status(raw: str | None) -> int | None:
+    """A status number from the watcher's entity: ASCII digits naming a known status, else None."""
+    if raw is None or not (raw.isascii() and raw.isdecimal() and len(raw) <= 2):
+        return None
+    try:
+        return int(DossierStatus(int(raw)))
+    except ValueError:
+        return None
 
 
 async def _call_service(dispatcher: CollectingDispatcher, what: str, method: Callable[..., T], *args: Any) -> T | None:
@@ -73,14 +102,28 @@ class ValidateDossierForm(FormValidationAction):
             dispatcher.utter_message(text=exc.user_message)
             return {"dossier_code": None}
 
+    async def extract_phone_last4(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Note that the citizen answered the digits question, without copying the digits anywhere.
+
+        The digits are a second factor: they stay in the latest message (which
+        :class:`ActionDossierStatus` reads in this same turn) and never reach a slot, so
+        the tracker store and the event broker never hold them.
+        """
+        if tracker.get_slot("requested_slot") != "phone_last4" or latest_intent(tracker) in NOT_AN_ANSWER_INTENTS:
+            return {}
+        received = normalize_last4(tracker.latest_message.get("text")) is not None
+        return {"phone_last4": DIGITS_RECEIVED if received else DIGITS_INVALID}
+
     def validate_phone_last4(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Keep only the 4 digits; ask again when the citizen typed something else."""
-        digits = normalize_last4(str(value or ""))
-        if digits is None:
+        """Ask again when the answer held no 4 digits."""
+        if value != DIGITS_RECEIVED:
             dispatcher.utter_message(text=PHONE_DIGITS_PROMPT)
-        return {"phone_last4": digits}
+            return {"phone_last4": None}
+        return {"phone_last4": DIGITS_RECEIVED}
 
 
 class ActionDossierStatus(Action):
@@ -91,7 +134,7 @@ class ActionDossierStatus(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         code = tracker.get_slot("dossier_code")
-        digits = tracker.get_slot("phone_last4") or normalize_last4(tracker.latest_message.get("text"))
+        digits = normalize_last4(tracker.latest_message.get("text"))
         if not code:
             dispatcher.utter_message(response="utter_ask_dossier_code")
             return [SlotSet("phone_last4", None)]
@@ -99,8 +142,9 @@ class ActionDossierStatus(Action):
             dispatcher.utter_message(text=PHONE_DIGITS_PROMPT)
             return [SlotSet("phone_last4", None)]
         result = await _call_service(
-            dispatcher, "lookup", lookup().status, code, digits, tracker.sender_id, _channel(tracker)
-        )
+            dispatcher, "lookup", partial(lookup().status, requester=_requester(tracker)),
+            code, digits, tracker.sender_id, _channel(tracker),
+        )  # fmt: skip
         # The digits are a one-time factor: never keep them in the conversation state.
         events: list[EventType] = [SlotSet("phone_last4", None)]
         if result is None:
@@ -109,7 +153,7 @@ class ActionDossierStatus(Action):
         if isinstance(result, Verified):
             send(dispatcher, Reply(text, (Button("Báo cho tôi khi có kết quả", payload("subscribe_dossier")),)))
             events.append(SlotSet("verified_dossier", result.view.code))
-        elif isinstance(result, WrongPhone) and result.attempts_left > 0:
+        elif isinstance(result, (WrongPhone, NotMatched)) and result.attempts_left > 0:
             dispatcher.utter_message(text=f"{text} Anh/chị vui lòng nhập lại 4 số cuối ạ.")
         else:
             dispatcher.utter_message(text=text)
@@ -160,12 +204,23 @@ class ActionNotifyDossierUpdate(Action):
         return "action_notify_dossier_update"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        code = first_entity(tracker, "dossier_code")
-        status = first_entity(tracker, "status")
-        if not code or not status or not status.isdigit():
-            logger.warning("dossier update without code or status ignored")
+        raw_code = first_entity(tracker, "dossier_code")
+        status = _pushed_status(first_entity(tracker, "status"))
+        try:
+            code = normalize_code(raw_code or "")
+        except InvalidDossierCode:
+            code = None
+        if code is None or status is None:
+            logger.warning("dossier update ignored: malformed code or status")
             return []
-        info = status_info(int(status))
+        # trigger_intent can name any conversation: speak only where this dossier is followed.
+        subscribers = await _call_service(dispatcher, "subscription check", lookup().store.subscriptions, code)
+        if subscribers is None:
+            return []
+        if not any(sub.sender_id == tracker.sender_id for sub in subscribers):
+            logger.warning("dossier update ignored: the conversation does not follow this dossier")
+            return []
+        info = status_info(status)
         dispatcher.utter_message(
             text=f"Dạ, hồ sơ {code} của anh/chị vừa chuyển sang trạng thái: {info.label}.\n{info.next_step}"
         )

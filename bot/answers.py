@@ -406,6 +406,8 @@ class ProcedureAdvisor:
                 unknown_procedure(code or mention) if (code or mention) else ask_which_procedure(), previous_code
             )
         if intent == "ask_documents":
-            index = int(case) if case is not None and str(case).isdigit() else None
+            text = str(case or "")
+            # A button's case number: ASCII digits only ("²".isdigit() is True but int("²") fails).
+            index = int(text) if text.isascii() and text.isdecimal() and len(text) <= 3 else None
             return Answer(documents(proc, index), proc.code, resolved=True)
         return Answer(ANSWERERS[intent](proc), proc.code, resolved=True)

@@ -198,15 +198,24 @@ def test_dossier_form_validation() -> None:
     }
     assert form.validate_dossier_code("12345", d, t, {}) == {"dossier_code": None}
     assert "000.00.12.H61-240831-0001" in d.messages[-1]["text"]  # the expected format, with an example
-    assert form.validate_phone_last4("số cuối 6789", d, t, {}) == {"phone_last4": "6789"}
-    assert form.validate_phone_last4("abc", d, t, {}) == {"phone_last4": None}
+    # The slot says only that the digits were given: they stay in the message, never in a slot.
+    asking = tracker("số cuối 6789", "provide_phone_digits", slots={"requested_slot": "phone_last4"})
+    assert asyncio.run(form.extract_phone_last4(d, asking, {})) == {"phone_last4": "received"}
+    declined = tracker("abc", "deny", slots={"requested_slot": "phone_last4"})
+    assert asyncio.run(form.extract_phone_last4(d, declined, {})) == {}
+    garbled = tracker("abc", "provide_phone_digits", slots={"requested_slot": "phone_last4"})
+    assert asyncio.run(form.extract_phone_last4(d, garbled, {})) == {"phone_last4": "invalid"}
+    assert asyncio.run(form.extract_phone_last4(d, tracker("6789", "provide_phone_digits"), {})) == {}
+    assert form.validate_phone_last4("received", d, t, {}) == {"phone_last4": "received"}
+    assert form.validate_phone_last4("invalid", d, t, {}) == {"phone_last4": None}
+    assert "4 chữ số cuối" in d.messages[-1]["text"]
 
 
 def test_dossier_status_verified_then_subscribe_then_unsubscribe() -> None:
     code = "000.00.00.H99-261120-0001"
     messages, events = run(
         ActionDossierStatus(),
-        tracker("6789", "provide_phone_digits", slots={"dossier_code": code, "phone_last4": "6789"}),
+        tracker("6789", "provide_phone_digits", slots={"dossier_code": code, "phone_last4": "received"}),
     )
     text = text_of(messages)
     assert "Đang xử lý" in text and "01/12/2026" in text
@@ -224,7 +233,7 @@ def test_dossier_status_wrong_digits_reveals_nothing() -> None:
     code = "000.00.00.H99-261120-0001"
     messages, events = run(
         ActionDossierStatus(),
-        tracker("1111", "provide_phone_digits", slots={"dossier_code": code, "phone_last4": "1111"}, sender="stranger"),
+        tracker("1111", "provide_phone_digits", slots={"dossier_code": code}, sender="stranger"),
     )
     text = text_of(messages)
     assert "Đang xử lý" not in text and "chưa khớp" in text
@@ -244,7 +253,24 @@ def test_subscribe_without_verification_is_refused() -> None:
     assert "xác minh" in text_of(messages)
 
 
-def test_pushed_update_tells_status_and_next_step() -> None:
-    ents = [{"entity": "dossier_code", "value": "000.00.00.H99-261120-0001"}, {"entity": "status", "value": "9"}]
-    messages, _ = run(ActionNotifyDossierUpdate(), tracker("", "EXTERNAL_dossier_update", ents))
+def test_pushed_update_tells_status_and_next_step_to_a_subscriber_only() -> None:
+    code = "000.00.00.H99-261120-0001"
+    ents = [{"entity": "dossier_code", "value": code}, {"entity": "status", "value": "9"}]
+    messages, _ = run(ActionNotifyDossierUpdate(), tracker("", "EXTERNAL_dossier_update", ents, sender="follower"))
+    assert messages == [], "trigger_intent can name any conversation: it must follow the dossier"
+    run(ActionDossierStatus(), tracker("6789", "provide_phone_digits", slots={"dossier_code": code}, sender="follower"))
+    run(ActionSubscribeDossier(), tracker("báo cho tôi", "subscribe_dossier", slots={"verified_dossier": code},
+                                          sender="follower"))  # fmt: skip
+    messages, _ = run(ActionNotifyDossierUpdate(), tracker("", "EXTERNAL_dossier_update", ents, sender="follower"))
     assert "Đã xử lý xong" in text_of(messages)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("000.00.00.H99-261120-0001", "99"), ("000.00.00.H99-261120-0001", "²"), ("xem http://evil.example", "9"),
+     ("000.00.00.H99-261120-0001", "\ud800"), (5, ["9"])],
+)  # fmt: skip
+def test_malformed_push_says_nothing(code: Any, status: Any) -> None:
+    ents = [{"entity": "dossier_code", "value": code}, {"entity": "status", "value": status}]
+    messages, _ = run(ActionNotifyDossierUpdate(), tracker("", "EXTERNAL_dossier_update", ents))
+    assert messages == []

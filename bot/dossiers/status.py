@@ -136,7 +136,7 @@ def parse_status(value: object) -> DossierStatus:
     if isinstance(value, int):
         return DossierStatus(value)
     text = str(value).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdecimal() and len(text) <= 2:  # not "²" or "٤", which isdigit() accepts
         return DossierStatus(int(text))
     found = _BY_FOLDED_LABEL.get(fold(text))
     if found is None:
