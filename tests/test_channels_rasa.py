@@ -169,7 +169,8 @@ def test_zalo_webhook_reply_and_window_through_rasa(stack: Stack) -> None:
 
     # Push to a user who never wrote: refused inside the window check, nothing reaches Zalo.
     before = len(stack.zalo.sent)
-    assert _post(f"{stack.url}/conversations/zalo:stranger/trigger_intent?output_channel=zalo", {"name": "notify"}) == 200
+    stranger = f"{stack.url}/conversations/zalo:stranger/trigger_intent?output_channel=zalo"
+    assert _post(stranger, {"name": "notify"}) == 200
     time.sleep(1.0)
     assert len(stack.zalo.sent) == before
     assert "outside the messaging window" in stack.log.read_text(errors="replace")

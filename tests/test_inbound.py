@@ -51,8 +51,9 @@ def test_clean_text_never_returns_surrogates_or_server_intents(raw: str) -> None
 
 @pytest.mark.parametrize(
     ("sender", "ok"),
-    [("me", True), ("a" * 128, True), ("", False), ("a" * 129, False), (None, False), (5, False), (["x"], False),
-     ("tab\there", False), ("\ud800", False)],
+    [("me", True), ("a" * 128, True), ("user-1@web:x.y", True), ("", False), ("a" * 129, False), (None, False),
+     (5, False), (["x"], False), ("tab\there", False), ("\ud800", False), ("a b", False), ("a/b", False),
+     ("tên", False)],
 )  # fmt: skip
 def test_valid_sender(sender: object, ok: bool) -> None:
     assert valid_sender(sender) is ok

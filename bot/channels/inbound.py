@@ -96,13 +96,17 @@ def clean_text(text: str) -> str:
     return text
 
 
+# Characters a client-chosen sender id may use: they need no escaping in a URL path, so the
+# conversation can be named in Rasa's API (which does not unescape "%3A" and the like).
+_SENDER_RE = re.compile(r"[A-Za-z0-9_.:@-]+")
+
+
 def valid_sender(sender: object) -> bool:
-    """A client-chosen sender id: a non-empty string of printable characters within ``MAX_SENDER_ID_CHARS``."""
+    """A client-chosen sender id: 1..``MAX_SENDER_ID_CHARS`` characters of ``A-Z a-z 0-9 _ . : @ -``."""
     return (
         isinstance(sender, str)
         and 0 < len(sender) <= settings().max_sender_id_chars
-        and sender.isprintable()
-        and not _UNWANTED.search(sender)
+        and _SENDER_RE.fullmatch(sender) is not None
     )
 
 

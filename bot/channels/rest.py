@@ -6,7 +6,8 @@ body that is a list, a string, ``null`` or empty, puts every message without a
 answers a non-string ``message`` with nothing. Here:
 
 - the body must be a JSON object with a ``sender`` (1..``MAX_SENDER_ID_CHARS``
-  printable characters) and a string ``message``; anything else is 400 with the reason;
+  characters of ``A-Z a-z 0-9 _ . : @ -``) and a string ``message``; anything else
+  is 400 with the reason;
 - ``metadata``, if given, must be an object, and is not passed on: the only metadata
   is the server's ``requester`` (a keyed hash of the client address), which the
   dossier lockout counts by;
@@ -34,6 +35,7 @@ from bot.channels.inbound import (
     too_long_reply,
     valid_sender,
 )
+from bot.config import settings
 
 CHANNEL_NAME = "rest"
 
@@ -71,8 +73,9 @@ class RestInput(InputChannel):
                 return _bad_request('the body must be a JSON object: {"sender": "...", "message": "..."}')
             sender, text, metadata = body.get("sender"), body.get("message"), body.get("metadata")
             if not valid_sender(sender):
-                return _bad_request("sender must be a non-empty string of printable characters, at most "
-                                    "MAX_SENDER_ID_CHARS long")  # fmt: skip
+                return _bad_request(
+                    f"sender must be 1 to {settings().max_sender_id_chars} characters of A-Z, a-z, 0-9, _ . : @ -"
+                )
             if not isinstance(text, str):
                 return _bad_request("message must be a string")
             if metadata is not None and not isinstance(metadata, dict):

@@ -48,6 +48,10 @@ _DIGEST_PREFIX = "h:"
 NOT_TEXT_REPLY = "Dạ, hiện em chỉ đọc được tin nhắn chữ. Anh/chị vui lòng gõ câu hỏi giúp em ạ."
 
 
+class MalformedUpdate(ValueError):
+    """The body is JSON but not a Telegram Update (python-telegram-bot could not read it)."""
+
+
 class PayloadBook:
     """Remembers payloads too long for ``callback_data`` (bounded, most recent first out last)."""
 
@@ -215,6 +219,9 @@ class TelegramInput(InputChannel):
                 return response.json({"error": "body must be a Telegram Update object"}, status=400)
             try:
                 await self.handle_update(data, on_new_message)
+            except MalformedUpdate as exc:
+                logger.warning("Telegram webhook: not an Update object (%s); ignored", exc)
+                return response.json({"error": "body must be a Telegram Update object"}, status=400)
             except Exception:
                 # Answer 200 anyway: Telegram would redeliver the same update forever.
                 logger.exception("Telegram update %s failed", data.get("update_id"))
@@ -227,7 +234,10 @@ class TelegramInput(InputChannel):
         assert self._bots is not None
         output = TelegramOutput(self._bots)
         bot = await output.bot()
-        update = Update.de_json(data, bot)
+        try:
+            update = Update.de_json(data, bot)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise MalformedUpdate(type(exc).__name__) from None
         if update is None:
             return "empty"
         if update.callback_query is not None:

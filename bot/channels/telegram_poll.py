@@ -43,6 +43,10 @@ async def _forward(http: aiohttp.ClientSession, url: str, secret: str, update: d
                     return
                 if resp.status in (401, 403):
                     raise RuntimeError("Rasa refused the update: TELEGRAM_SECRET_TOKEN differs between Rasa and poller")
+                if 400 <= resp.status < 500 and resp.status not in (408, 429):
+                    # The update itself is refused (not an Update, too large): sending it again cannot help.
+                    logger.warning("Rasa refused update %s with %s; skipped", update.get("update_id"), resp.status)
+                    return
                 logger.warning("Rasa answered %s to update %s; retrying", resp.status, update.get("update_id"))
         except aiohttp.ClientError as exc:
             logger.warning("Rasa not reachable at %s (%s); retrying in %.0f s", url, exc.__class__.__name__, delay)
