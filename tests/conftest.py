@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -93,17 +94,37 @@ def _free_port() -> int:
 
 
 WEBHOOK_SECRET = "test-onedoor-secret"
+# Secrets of the running test bot: the token of Rasa's HTTP API and of the action server.
+RASA_TOKEN = "test-rasa-token"
+ACTION_SERVER_TOKEN = "test-action-token"
+
+
+# Telegram and Zalo in the running test bot talk to local fakes (tests/channel_fakes.py).
+TELEGRAM_TOKEN = "777:running-bot"
+TELEGRAM_SECRET = "running-bot-telegram-secret"
+ZALO_APP_ID, ZALO_OA_SECRET = "4242", "running-bot-oa-secret"
+
+
+@dataclass(frozen=True)
+class RunningBot:
+    """Where the running test bot's parts are (its Rasa URL is the ``running_bot`` fixture itself)."""
+
+    rasa_url: str
+    action_url: str
+    var_dir: Path
 
 
 @pytest.fixture(scope="session")
-def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real assistant (action server, Rasa with REST, socket.io and the widget, dossier watcher).
+def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    """The real assistant (action server, Rasa with REST, socket.io, the widget, Telegram and Zalo, watcher).
 
     On spare local ports, with the model for the current training data (``make test`` trains
     it first; here it is trained if missing), a throwaway database with the curated catalogue
-    and the demo dossiers, a one-second watcher and a known one-door webhook secret.
-    Yields the Rasa server's base URL.
+    and the demo dossiers, a one-second watcher, a known one-door webhook secret, known API
+    tokens, and Telegram and Zalo pointed at local fake APIs.
     """
+    from channel_fakes import FakeTelegram, FakeZalo, ThreadedApp, free_port
+
     from bot.catalog.loader import load_curated
     from bot.catalog.schema import upgrade
     from bot.dossiers.demo import seed_demo
@@ -112,11 +133,28 @@ def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     work = tmp_path_factory.mktemp("bot")
     url = f"sqlite:///{work / 'bot.db'}"
+    fakes = [
+        ThreadedApp(FakeTelegram(TELEGRAM_TOKEN).app()).start(),
+        ThreadedApp(FakeZalo("zalo-app-secret", access_token="a0", refresh_token="r0").app()).start(),
+    ]
+    ports = Ports(host="127.0.0.1", rasa=free_port(), actions=free_port())
     env = {
         "DATABASE_URL": url,
         "BOT_VAR_DIR": str(work),
         "ONEDOOR_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "DOSSIER_WATCH_INTERVAL": "1",
+        "RASA_TOKEN": RASA_TOKEN,
+        "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
+        "TELEGRAM_API_BASE_URL": f"{fakes[0].url}/bot",
+        "ZALO_APP_ID": ZALO_APP_ID,
+        "ZALO_APP_SECRET": "zalo-app-secret",
+        "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET,
+        "ZALO_REFRESH_TOKEN": "r0",
+        "ZALO_ACCESS_TOKEN": "a0",
+        "ZALO_API_BASE": fakes[1].url,
+        "ZALO_OAUTH_BASE": fakes[1].url,
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -128,17 +166,24 @@ def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         load_curated(engine=engine)
         seed_demo(engine)
         engine.dispose()
-        ports = Ports(host="127.0.0.1", rasa=_free_port(), actions=_free_port())
         procs = start_servers(ensure_model(), ports, log_dir=work / "log", tracker_db=work / "tracker.db")
-        yield f"http://{ports.host}:{ports.rasa}"
+        yield RunningBot(f"http://{ports.host}:{ports.rasa}", f"http://{ports.host}:{ports.actions}", work)
     finally:
         stop_servers(procs)
+        for fake in fakes:
+            fake.close()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
         _clear_setting_caches()
+
+
+@pytest.fixture(scope="session")
+def running_bot(running_bot_parts: RunningBot) -> str:
+    """The running assistant's Rasa base URL (see :func:`running_bot_parts`)."""
+    return running_bot_parts.rasa_url
 
 
 def _clear_setting_caches() -> None:
