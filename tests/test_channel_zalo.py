@@ -117,6 +117,17 @@ async def test_forged_or_missing_signature_is_401_and_nothing_processed(
     assert rasa.received == [] and fake.sent == []
 
 
+@pytest.mark.parametrize("timestamp", ["\\ud800", "12a", "", "1" * 40, "１２３"])
+async def test_odd_timestamps_are_401_not_a_crash(channel: ZaloInput, timestamp: str) -> None:
+    # The timestamp is hashed into the expected signature: a lone surrogate used to raise there (500).
+    # Written by hand: json.dumps would escape the backslash of "\\ud800".
+    raw = ('{"app_id": "' + APP_ID + '", "event_name": "user_send_text", "timestamp": "' + timestamp + '"}').encode()
+    headers = {SIGNATURE_HEADER: "mac=" + "0" * 64}
+    async with run_channel(channel, FakeRasa()) as base, aiohttp.ClientSession() as http:
+        resp = await http.post(f"{base}/webhook", data=raw, headers=headers)
+        assert resp.status == 401
+
+
 async def test_tampered_body_is_rejected(channel: ZaloInput) -> None:
     rasa = FakeRasa()
     event = text_event("xin chào")

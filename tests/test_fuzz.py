@@ -136,7 +136,7 @@ def test_fuzz_zalo_webhook(running_bot: str) -> None:
         {
             "app_id": st.just(ZALO_APP_ID),
             "event_name": st.sampled_from(["user_send_text", "follow", "user_send_image", "oa_send_text", "x"]),
-            "timestamp": st.just(str(int(time.time() * 1000))),
+            "timestamp": st.one_of(st.just(str(int(time.time() * 1000))), _text),
             "sender": st.fixed_dictionaries({"id": st.one_of(st.text(max_size=12), st.integers())}),
             "message": st.fixed_dictionaries({"text": _text, "msg_id": st.text(max_size=10)}),
         }
@@ -149,7 +149,10 @@ def test_fuzz_zalo_webhook(running_bot: str) -> None:
             timestamp = str(json.loads(body).get("timestamp") or "")
         except Exception:
             timestamp = ""
-        headers = {ZALO_SIGNATURE: zalo_signature(ZALO_APP_ID, body, timestamp, ZALO_OA_SECRET)}
+        try:
+            headers = {ZALO_SIGNATURE: zalo_signature(ZALO_APP_ID, body, timestamp, ZALO_OA_SECRET)}
+        except UnicodeEncodeError:  # a lone surrogate cannot be signed: it arrives unsigned
+            headers = {ZALO_SIGNATURE: "mac=" + "0" * 64}
         _ok("zalo", requests.post(f"{running_bot}/webhooks/zalo/webhook", data=body, headers=headers, timeout=60))
 
     check()

@@ -345,7 +345,8 @@ class ZaloInput(InputChannel):
 
     def verify(self, raw_body: bytes, header: str | None, timestamp: str) -> bool:
         """Constant-time check of ``X-ZEvent-Signature`` (with or without the ``mac=`` prefix)."""
-        if not header or not timestamp:
+        # Zalo's timestamp is milliseconds: anything else (even a lone surrogate) is refused before hashing.
+        if not header or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
             return False
         expected = signature(self.app_id, raw_body, timestamp, self.oa_secret_key)
         given = header.strip()
