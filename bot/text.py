@@ -88,6 +88,7 @@ def expand(text: str) -> str:
 
 
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
+_NON_SPACE_RE = re.compile(r"\S")
 
 
 def split_message(text: str, limit: int = 1200) -> list[str]:
@@ -117,16 +118,23 @@ def split_message(text: str, limit: int = 1200) -> list[str]:
 
 
 def _pieces(text: str, limit: int) -> list[str]:
-    """Paragraphs no longer than ``limit``, cutting oversized ones at lines, sentences or spaces."""
+    """Paragraphs no longer than ``limit``, cutting oversized ones at lines, sentences or spaces.
+
+    Walks each paragraph with an index instead of re-slicing the remainder after every cut, which
+    copied the rest of the paragraph each time (quadratic for a long text and a small ``limit``).
+    """
     out: list[str] = []
     for para in _PARAGRAPH_RE.split(text):
         para = para.strip()
-        while len(para) > limit:
-            cut = max(para.rfind("\n", 0, limit), para.rfind(". ", 0, limit) + 1, para.rfind(" ", 0, limit))
-            if cut <= 0:
-                cut = limit
-            out.append(para[:cut].strip())
-            para = para[cut:].strip()
-        if para:
-            out.append(para)
+        start, end = 0, len(para)
+        while end - start > limit:
+            stop = start + limit
+            cut = max(para.rfind("\n", start, stop), para.rfind(". ", start, stop) + 1, para.rfind(" ", start, stop))
+            if cut <= start:
+                cut = stop
+            out.append(para[start:cut].strip())
+            next_word = _NON_SPACE_RE.search(para, cut, end)
+            start = next_word.start() if next_word else end
+        if start < end:
+            out.append(para[start:end])
     return out

@@ -95,6 +95,16 @@ def test_find_codes_in_free_sentences() -> None:
     assert find_codes("") == []
 
 
+def test_find_codes_allows_any_run_of_spaces_around_separators() -> None:
+    # The sentence pattern was rewritten from "\s*\.?\s*" to "\s*(?:\.\s*)?" (same language, no
+    # quadratic backtracking): runs of spaces, tabs and line breaks are still accepted.
+    assert find_codes("mã  000  .  00 .12 .\tH61  -  240831 -\n 0001  nhé") == [CANON]
+    assert find_codes("000 00 12 H61 240831 0001") == [CANON]
+    assert find_codes("000" + " " * 5000 + ".00.12.H61-240831-0001") == [CANON]
+    assert find_codes("000" + " " * 5000) == []
+    assert find_codes("000 . 00 . 12 . H61 - - 240831 - 0001") == []  # two dashes
+
+
 def test_filing_date() -> None:
     assert filing_date(CANON) == date(2024, 8, 31)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
+import unicodedata
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.privacy import (
     PIIMaskingFilter,
@@ -170,3 +174,193 @@ def test_many_names_use_one_cached_pattern() -> None:
     names = [f"Nguyễn Văn Thử{i}" for i in range(2000)] + ["Lê Thị Mẫu"]
     masked = mask_text("Lê Thị Mẫu và le thi mau, Nguyễn Văn Thử1999", names)
     assert masked == "L*** T*** M*** và l*** t*** m***, N*** V*** T***"
+
+
+# --- Numbers written the ways citizens type them -------------------------------------------------
+
+
+def _shown_digits(text: str) -> str:
+    """Every digit left in ``text``, in ASCII (full-width and other Unicode digits included)."""
+    return "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # phone glued to a letter prefix
+        ("sdt0912345678", "sdt091*****78"),
+        ("SĐT:0912345678", "SĐT:091*****78"),
+        ("đt0912345678", "đt091*****78"),
+        ("sđt0912345678 nhé", "sđt091*****78 nhé"),
+        # ID glued to a prefix
+        ("cccd001099012345", "cccd*********345"),
+        ("CCCD:001099012345", "CCCD:*********345"),
+        # grouped phones
+        ("(091) 234-5678", "091*****78"),
+        ("gọi (091) 234-5678 giúp em", "gọi 091*****78 giúp em"),
+        ("091 234 5678", "091*****78"),
+        ("0912.345.678", "091*****78"),
+        ("ĐT (024) 3823 4567", "ĐT 024******67"),
+        ("+84 (0) 912 345 678", "+8491*****78"),
+        ("84 912345678", "8491*****78"),  # a phone, not "84" and a 9-digit CMND
+        ("840912345678", "8491*****78"),
+        # 12-digit ID grouped with - or .
+        ("001-099-012-345", "*********345"),
+        ("001.099.012.345", "*********345"),
+        ("0010 9901 2345", "*********345"),
+        ("001099 012345", "*********345"),
+        ("ngày 01 0912345678", "ngày 01 091*****78"),  # a day and a phone, not a 12-digit ID
+        ("năm 2024 0912 3456 78", "năm 2024 091*****78"),
+        # digits separated by single spaces
+        ("0 9 1 2 3 4 5 6 7 8", "091*****78"),
+        ("số 0 9 1 2 3 4 5 6 7 8 ạ", "số 091*****78 ạ"),
+        ("001 099 012 345", "*********345"),
+        # full-width and other Unicode decimal digits; the rest of the text is kept as typed
+        ("０９１２３４５６７８", "091*****78"),
+        ("Ｓđt ０９１２ ３４５ ６７８ ạ", "Ｓđt 091*****78 ạ"),
+        ("căn cước ００１０９９０１２３４５", "căn cước *********345"),
+        ("٠٩١٢٣٤٥٦٧٨", "091*****78"),  # Arabic-Indic
+        ("०९१२३४५६७८", "091*****78"),  # Devanagari
+        ("0912\u200b345678", "091*****78"),  # a zero-width space inside the number
+        ("0912\u00a0345\u00a0678", "091*****78"),  # no-break spaces
+        ("0912–345–678", "091*****78"),  # en dashes
+        # lists without spaces
+        ("0987654321,0912345678", "098*****21,091*****78"),
+        ("0912345678/0987654321", "091*****78/098*****21"),
+        ("001099012345,001099012346", "*********345,*********346"),
+    ],
+)
+def test_mask_text_masks_glued_grouped_and_unicode_numbers(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "000.00.12.H61-240831-0001",
+        "hồ sơ 000 . 00 . 12 . H61 - 240831 - 0001 ạ",
+        "000.00.12.H61 240831 0001",
+        "0000012H612408310001",
+        "０００.００.１２.Ｈ６１-２４０８３１-０００１",
+        "thủ tục 1.004222",
+        "hẹn 26/11/2026, nộp 2026-11-26, ngày ２６/１１/２０２６",
+        "lệ phí 100.000 đồng, ５０.０００ đồng, 100.000.000.000 đồng",
+        "năm 2026, 1900 1234, mã bưu chính 700000",
+        "điểm 0.912345678 và 0.12345678901",  # decimals, not a phone or an ID
+        "portal id 00000000-0000-7000-8000-000000000001",  # a UUID, not an ID grouped with dashes
+    ],
+)
+def test_mask_text_keeps_codes_dates_amounts_and_decimals(text: str) -> None:
+    assert mask_text(text) == text
+
+
+_FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_CODE = "000.00.12.H61-240831-0001"
+_BEFORE = st.sampled_from(["", "Số của tôi là ", "gọi giúp em ", "liên hệ: ", "Ông Nguyễn Văn A, "])
+_AFTER = st.sampled_from(["", " ạ", ", cảm ơn", " nhé!", f". Hồ sơ {_CODE} của tôi", "\nxin cảm ơn"])
+
+
+def _group(digits: str, sep: str, cuts: set[int]) -> str:
+    return "".join(ch + (sep if i + 1 in cuts else "") for i, ch in enumerate(digits))
+
+
+@st.composite
+def _phones(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(national number, how it is written, digits the masked form may show)."""
+    if draw(st.booleans()):  # mobile: 0 + 9 digits
+        subscriber = draw(st.sampled_from("35789")) + draw(st.text("0123456789", min_size=8, max_size=8))
+    else:  # landline: 02 + 9 digits
+        subscriber = "2" + draw(st.text("0123456789", min_size=9, max_size=9))
+    national = "0" + subscriber
+    prefix = draw(st.sampled_from(["0", "+84", "84"]))
+    sep = draw(st.sampled_from(["", " ", ".", "-"]))
+    body = national if prefix == "0" else subscriber
+    # Any grouping, except a lone dot right after the leading 0: "0.912345678" is a decimal number.
+    first_cut = 2 if prefix == "0" and sep == "." else 1
+    cuts = draw(st.sets(st.integers(first_cut, len(body) - 1))) if sep else set()
+    written = _group(body, sep, cuts)
+    if prefix != "0":
+        written = prefix + draw(st.sampled_from(["", sep])) + written
+    glue = draw(st.sampled_from(["", "sdt", "đt", "SĐT:", "sđt ", "ĐT: "]))
+    if draw(st.booleans()):
+        written = written.translate(_FULL_WIDTH)
+    shown = (national[:3] if prefix == "0" else "84" + subscriber[:2]) + national[-2:]
+    return national, glue + written, shown
+
+
+@st.composite
+def _ids(draw: st.DrawFn) -> tuple[str, str]:
+    """(12-digit căn cước number, how it is written)."""
+    number = f"{draw(st.integers(1, 96)):03d}" + draw(st.text("0123456789", min_size=9, max_size=9))
+    sep = draw(st.sampled_from(["", " ", ".", "-"]))
+    # Any grouping that keeps the 3-digit province code together, or every digit apart.
+    every_digit = set(range(1, 12))
+    cuts = (every_digit if draw(st.booleans()) else draw(st.sets(st.integers(3, 11)))) if sep else set()
+    written = draw(st.sampled_from(["", "cccd", "CCCD:", "CCCD ", "căn cước số ", "CMND/CCCD: "]))
+    written += _group(number, sep, cuts)
+    if draw(st.booleans()):
+        written = written.translate(_FULL_WIDTH)
+    return number, written
+
+
+@settings(max_examples=400, deadline=None)
+@given(phone=_phones(), before=_BEFORE, after=_AFTER)
+def test_property_masked_phone_never_shows_its_tail(phone: tuple[str, str, str], before: str, after: str) -> None:
+    national, written, shown = phone
+    masked = mask_text(before + written + after)
+    assert (_CODE in masked) == (_CODE in after)  # the dossier code stays as it was
+    left = _shown_digits(masked.replace(_CODE, ""))
+    assert national[2:10] not in left, (written, masked)  # digits 3..10 never together
+    assert left == shown, (written, masked)  # at most the last 2 digits, after the prefix
+
+
+@settings(max_examples=400, deadline=None)
+@given(number=_ids(), before=_BEFORE, after=_AFTER)
+def test_property_masked_id_shows_at_most_last_three_digits(number: tuple[str, str], before: str, after: str) -> None:
+    digits, written = number
+    masked = mask_text(before + written + after)
+    assert (_CODE in masked) == (_CODE in after)
+    left = _shown_digits(masked.replace(_CODE, ""))
+    assert digits not in left and left == digits[-3:], (written, masked)
+
+
+# --- Every pattern runs in linear time: no input makes mask_text backtrack ------------------------
+
+_SIZE = 100_000
+_PROSE = (
+    "Dạ, anh/chị vui lòng cho em xin mã hồ sơ và số điện thoại đã đăng ký khi nộp hồ sơ ạ. "
+    "Thủ tục cấp đổi căn cước cần tờ khai CC01, lệ phí 15.000 đồng, trả kết quả sau 7 ngày làm việc.\n"
+)
+
+
+def _repeat(unit: str) -> str:
+    return (unit * (_SIZE // len(unit) + 1))[:_SIZE]
+
+
+@pytest.mark.parametrize(
+    ("label", "text"),
+    [
+        ("a", _repeat("a")),
+        ("1", _repeat("1")),
+        ("'1 '", _repeat("1 ")),
+        (".", _repeat(".")),
+        ("'0.'", _repeat("0.")),
+        ("Vietnamese prose", _repeat(_PROSE)),
+        # inputs that were or could be slow: 3 digits then a long run of spaces (was quadratic),
+        # numbers that keep almost matching, full-width digits, e-mail-like runs
+        ("'000' + spaces", "000" + " " * _SIZE),
+        ("'000 .' + spaces", "000 ." + " " * _SIZE + "x"),
+        ("'0 '", _repeat("0 ")),
+        ("'0084 '", _repeat("0084 ")),
+        ("'(+84) '", _repeat("(+84) ")),
+        ("full-width '０ '", _repeat("０ ")),
+        ("'000.00.00.'", _repeat("000.00.00.")),
+        ("'x@a1.'", "x@" + _repeat("a1.")),
+    ],
+)
+def test_mask_text_runs_in_linear_time(label: str, text: str) -> None:
+    start = time.perf_counter()
+    mask_text(text)
+    elapsed = time.perf_counter() - start
+    print(f"mask_text on {len(text) // 1000} KB of {label}: {elapsed:.3f} s")
+    assert elapsed < 1.0, f"{label}: {elapsed:.2f} s"

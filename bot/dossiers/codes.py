@@ -32,8 +32,11 @@ _DASHES = str.maketrans({"–": "-", "—": "-", "‐": "-", "‑": "-", "−": 
 _STRICT = re.compile(r"(\d{3})\.?(\d{2})\.?(\d{2})\.?([A-Z]\d{2})-?(\d{2})(\d{2})(\d{2})-?(\d{4})")
 
 # In a sentence: the same shape, spaces allowed around separators, not glued to other words.
+# "\s*(?:\.\s*)?" and not the equivalent "\s*\.?\s*": two adjacent \s* share every space of a run,
+# and on three digits followed by a long run of spaces the engine tried every split (quadratic time).
 _IN_TEXT = re.compile(
-    r"(?<![\w.])\d{3}\s*\.?\s*\d{2}\s*\.?\s*\d{2}\s*\.?\s*[A-Za-z]\s*\d{2}\s*-?\s*\d{6}\s*-?\s*\d{4}(?![\w])"
+    r"(?<![\w.])\d{3}\s*(?:\.\s*)?\d{2}\s*(?:\.\s*)?\d{2}\s*(?:\.\s*)?[A-Za-z]\s*\d{2}"
+    r"\s*(?:-\s*)?\d{6}\s*(?:-\s*)?\d{4}(?!\w)"
 )
 
 
@@ -101,15 +104,13 @@ def find_codes(text: str) -> list[str]:
     """Every dossier code in a free sentence, normalised, in order, without duplicates."""
     if not text:
         return []
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered set: a list's "in" made many distinct codes quadratic
     for match in _IN_TEXT.finditer(unicodedata.normalize("NFKC", text).translate(_DASHES)):
         try:
-            code = normalize_code(match.group(0))
+            found.setdefault(normalize_code(match.group(0)))
         except InvalidDossierCode:
             continue
-        if code not in found:
-            found.append(code)
-    return found
+    return list(found)
 
 
 def extract_code(text: str) -> str | None:

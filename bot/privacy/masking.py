@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
@@ -24,41 +25,114 @@ __all__ = [
     "mask_text",
 ]
 
-# Spans that look numeric but are not personal data; masked text keeps them intact.
+# Matching runs on a copy of the text in which every character that stands for an ASCII one is
+# replaced by it, one character for one, so a span found in the copy is the same span in the
+# original and the output keeps the citizen's own characters outside the masked spans:
+# Unicode decimal digits (full-width ０-９, Arabic-Indic, ...) become 0-9, full-width letters and
+# punctuation their ASCII forms (NFKC), typographic dashes "-", and exotic or zero-width spaces
+# " " (so "0912\u200b345678" is read as a grouped number, not as two short ones).
+_DASH_LIKE = frozenset("‐‑‒–—―−﹣－")
+_MAX_CACHED_CHARS = 4096
+
+
+def _ascii_equivalent(ch: str) -> int:
+    if ch.isdecimal():
+        return ord(str(unicodedata.decimal(ch)))
+    if ch in _DASH_LIKE:
+        return ord("-")
+    if unicodedata.category(ch) == "Cf":  # zero-width space/joiners, soft hyphen, direction marks
+        return ord(" ")
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) == 1 and folded.isascii():
+        return ord(" ") if folded.isspace() else ord(folded)
+    return ord(" ") if ch.isspace() else ord(ch)
+
+
+class _AsciiTable(dict[int, int]):
+    """``str.translate`` table computed on demand for the non-ASCII characters actually seen."""
+
+    def __missing__(self, codepoint: int) -> int:
+        value = codepoint if codepoint < 128 else _ascii_equivalent(chr(codepoint))
+        if len(self) < _MAX_CACHED_CHARS:
+            self[codepoint] = value
+        return value
+
+
+_ASCII_TABLE = _AsciiTable()
+
+
+def _for_matching(text: str) -> str:
+    """``text`` with the same length, digits and separators in ASCII (see ``_ascii_equivalent``)."""
+    return text if text.isascii() else text.translate(_ASCII_TABLE)
+
+
+# Spans that look numeric but are not personal data; masked text keeps them intact. A procedure code
+# starts with neither 0 nor 84 nor goes on with more digits, and a date has a real day and month (an
+# ISO date a year 19xx/20xx), so a phone grouped "09.123456.78", "84.912345.678", "(+84) 30.000000 0",
+# "02-00-00 00000" or "0912-34-56 78" is not taken for one.
+# No two unbounded repeats may compete for the same characters: "\s*(?:\.\s*)?" rather than
+# "\s*\.?\s*", which backtracks quadratically over a long run of spaces after three digits.
 _DOSSIER_CODE = (
-    r"(?<![\w.])\d{3}\s*\.?\s*\d{2}\s*\.?\s*\d{2}\s*\.?\s*[A-Za-z]\s*\d{2}\s*[-–]?\s*\d{6}\s*[-–]?\s*\d{4}(?!\w)"
+    r"(?<![\w.])\d{3}\s*(?:\.\s*)?\d{2}\s*(?:\.\s*)?\d{2}\s*(?:\.\s*)?[A-Za-z]\s*\d{2}"
+    r"\s*(?:[-–]\s*)?\d{6}\s*(?:[-–]\s*)?\d{4}(?!\w)"
 )
 _PROTECTED = re.compile(
     _DOSSIER_CODE
     + r"""
-    | (?<![\w.])\d{1,2}\.\d{6}(?:\.\d{1,3})?(?![\w.])                 # procedure / case code 1.004222(.01)
-    | (?<![\w/.-])\d{1,2}[/-]\d{1,2}[/-]\d{2,4}(?![\w/.-])           # dates 26/11/2026, 26-11-2026
-    | (?<![\w/.-])\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?![\w/.-])  # ISO date(-time)
+    | (?<![\w.+)])(?!84)[1-9]\d?\.\d{6}(?:\.\d{1,3})?(?![\w.]|[\ -]\d)  # procedure / case code 1.004222(.01)
+    | (?<![\w/.-])(?:0?[1-9]|[12]\d|3[01])[/-](?:0?[1-9]|1[0-2])[/-]\d{2,4}(?![\w/.-])  # dates 26/11/2026, 26-11-2026
+    | (?<![\w/.-])(?:19|20)\d\d-[01]\d-[0-3]\d(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?![\w/.-])  # ISO date(-time)
     """,
     re.VERBOSE,
 )
 
-_PHONE = re.compile(
-    r"""
-    (?<![\w+.,])
+# Between two digits of a phone or ID number: nothing, one space, ")" (after an area code, with an
+# optional space) or a dot/dash with optional spaces around it. Every alternative must be followed
+# by a digit, so at most one of them can succeed at a given place: the bounded repeats below never
+# backtrack more than a constant amount per starting position (no nested or adjacent unbounded repeats).
+_SEP = r"(?:\)\ ?|\ ?[.\-]\ ?|\ )?"
+# Right after a leading 0 a bare dot is not a separator: "0.912345678" is a decimal number.
+_SEP_AFTER_0 = r"(?:\)\ ?|\ ?-\ ?|\ (?:[.\-]\ ?)?)?"
+
+_PHONE_INTERNATIONAL = rf"""
+    (?:\(\ ?(?:(?:\+|00)\ ?)?84\ ?\)|(?:\+|00)\ ?84)    # +84, 0084, (+84), (84)
+    (?:{_SEP}\(?0\)?)?                                  # sometimes "+84 (0)" or "+84 0"
+    (?:{_SEP}\d){{9,10}}
+  | 84(?:{_SEP}\d){{9,10}}                              # 84912345678 typed without the plus
+"""
+_PHONE_NATIONAL = rf"\(?0{_SEP_AFTER_0}\d(?:{_SEP}\d){{8,9}}"  # 0912345678, (091) 234-5678, 0 9 1 2 3 ...
+
+# 12-digit căn cước (or 12-digit CMND). It starts with its 3-digit province code 001-096, so a
+# 12-digit number starting with 0 is taken in any grouping that keeps those 3 digits together
+# (001.099.012.345, 001-099-012-345, 0010 9901 2345, 001099 012345) or with every digit apart
+# (0 0 1 0 9 9 ...); amounts such as 100.000.000.000 never start with 0. Keeping the province code
+# whole means "ngày 01 0912345678" is a day and a phone, not an ID. A grouped number must not go on
+# with a dot or dash and more digits (a UUID such as 00000000-0000-7000-...), and one starting with
+# 84 or 0084 and long enough for a phone is one (that rule is tried first).
+_CCCD = r"""
+    (?<!\d-)
     (?:
-        (?:\(?\+\s?84\)?|\(?0084\)?)[ .\-]?\(?0?\)?   # +84 / 0084, sometimes "+84 (0)"
-      | 84(?=\d{9,10}(?!\d))                        # 84912345678 typed without the plus
-      | 0
+        \d{12}(?!\d)
+      | (?:0\d\d(?:[\ .\-]?\d){9}|0(?:[\ .\-]\d){11})(?!\d|[.\-]\d)
     )
-    (?:\d[ .\-]?){8,9}\d
-    (?![\w]|[.,/]\d)
-    """,
-    re.VERBOSE,
-)
+"""
+_CMND = r"(?<!\d-)\d{9}(?!\w|[.,/\-]\d)"  # 9-digit chứng minh nhân dân
 
-# 12-digit căn cước (also grouped 3-3-3-3 or 4-4-4) and 9-digit CMND, not part of a longer number.
-_ID = re.compile(
-    r"""
-    (?<![\w.,+-])
-    (?:\d{12}|\d{3}\ \d{3}\ \d{3}\ \d{3}|\d{4}\ \d{4}\ \d{4}|\d{9})
-    (?![\w]|[.,/-]\d)
-    """,
+# One scan for both, tried in this order at each position, so that neither can start inside the
+# other: "0912 345 678 12" is one 12-digit number, "84 912345678" a phone and not "84" + a CMND,
+# "008412345678" a 12-digit number but "0084 912 345 678" a phone.
+# Not inside a longer number (nor after a decimal point: "3.0912345678"), but right after a letter
+# or other punctuation: "sdt0912345678", "SĐT:0912345678", "cccd001099012345", "0987654321,0912345678".
+# A phone followed by more digits after a separator ("02438234567-1") is still masked: masking a
+# little too much is better than leaving a number whole.
+_NUMBER = re.compile(
+    rf"""(?<![\d+])(?<!\d\.)
+    (?:
+        (?P<intl>(?:{_PHONE_INTERNATIONAL})(?!\d))
+      | (?P<id>{_CCCD})
+      | (?P<phone>{_PHONE_NATIONAL}(?!\d))
+      | (?P<cmnd>{_CMND})
+    )""",
     re.VERBOSE,
 )
 
@@ -66,17 +140,20 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![
 
 
 def _digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
+    """The digits of ``value`` in ASCII (full-width and other Unicode digits included)."""
+    return "".join(ch if ch.isascii() else str(unicodedata.digit(ch)) for ch in value if ch.isdigit())
 
 
 def mask_phone(phone: str) -> str:
-    """Mask a phone number: ``0912345678`` -> ``091******78``; ``+84912345678`` -> ``+8491******78``."""
+    """Mask a phone number: ``0912345678`` -> ``091*****78``; ``+84912345678`` -> ``+8491*****78``."""
     digits = _digits(phone)
     if len(digits) < 6:
         return "*" * len(digits) if digits else phone
-    international = phone.lstrip(" (").startswith("+") or digits.startswith("0084")
+    international = _for_matching(phone).lstrip(" (").startswith("+") or digits.startswith("0084")
     if digits.startswith("0084"):
         digits = digits[2:]
+    if digits.startswith("840") and (international or len(digits) >= 12):
+        digits = "84" + digits[3:]  # "+84 (0) 912 ...": the trunk 0 is not part of the number
     if international or (digits.startswith("84") and len(digits) >= 11):
         head = ("+" if international else "") + digits[:4]
         rest = digits[4:]
@@ -125,28 +202,62 @@ def _mask_names(text: str, names: Iterable[str]) -> str:
     return pattern.sub(lambda m: mask_name(m.group(0)), text) if pattern is not None else text
 
 
-def _mask_unprotected(segment: str) -> str:
-    segment = _EMAIL.sub(lambda m: mask_email(m.group(0)), segment)
-    segment = _ID.sub(lambda m: mask_id(m.group(0)), segment)
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), segment)
+def _mask_number(number: re.Match[str]) -> str:
+    return mask_phone(number.group(0)) if number.lastgroup in ("intl", "phone") else mask_id(number.group(0))
+
+
+# E-mails first (their local part may hold digits), then phone and ID numbers. Each rule is run only
+# on a segment holding a character every match needs (most log lines and replies have no "@").
+_HAS_DIGIT = re.compile(r"\d")
+_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (_EMAIL, re.compile("@"), lambda email: mask_email(email.group(0))),
+    (_NUMBER, _HAS_DIGIT, _mask_number),
+)
+_FILLER = "*"  # stands in for a span already masked, so later rules neither match nor see its digits
+
+
+def _pii_spans(probe: str, start: int, end: int, spans: list[tuple[int, int, str]]) -> None:
+    """Append ``(start, end, replacement)`` for personal data in ``probe[start:end]``."""
+    segment = probe[start:end]
+    for pattern, needed, mask in _RULES:
+        if not needed.search(segment):
+            continue
+
+        def _record(match: re.Match[str], mask: Callable[[re.Match[str]], str] = mask) -> str:
+            spans.append((start + match.start(), start + match.end(), mask(match)))
+            return _FILLER * (match.end() - match.start())
+
+        segment = pattern.sub(_record, segment)
 
 
 def mask_text(text: str, names: Iterable[str] | None = None) -> str:
     """Mask phone numbers, ID numbers, e-mails and the given ``names`` in free ``text``.
 
     Dossier codes (000.00.00.H99-261120-0001), procedure codes (1.004222) and dates are left intact.
+    Numbers are recognised in full-width and other Unicode digits too; the masked replacement is
+    in ASCII, the rest of the text is returned as given (in NFC).
     """
     if not text:
         return text
     text = nfc(text)
-    out: list[str] = []
+    probe = _for_matching(text)
+    spans: list[tuple[int, int, str]] = []
     pos = 0
-    for match in _PROTECTED.finditer(text):
-        out.append(_mask_unprotected(text[pos : match.start()]))
-        out.append(match.group(0))
+    for match in _PROTECTED.finditer(probe):
+        _pii_spans(probe, pos, match.start(), spans)
         pos = match.end()
-    out.append(_mask_unprotected(text[pos:]))
-    masked = "".join(out)
+    _pii_spans(probe, pos, len(probe), spans)
+    if not spans:
+        masked = text
+    else:
+        out: list[str] = []
+        pos = 0
+        for start, end, replacement in sorted(spans):
+            out.append(text[pos:start])
+            out.append(replacement)
+            pos = end
+        out.append(text[pos:])
+        masked = "".join(out)
     return _mask_names(masked, names) if names else masked
 
 
