@@ -29,13 +29,18 @@ BUTTONS = [
 
 
 class FakeSocketServer:
-    """Rasa's socketio channel in miniature (session_request/confirm, user_uttered -> bot_uttered), in a thread."""
+    """Our socket.io channel in miniature, in a thread (bot/channels/socketio.py).
+
+    ``session_request`` resumes a session only with the token issued with it and confirms
+    ``{"session_id", "session_token"}``; ``user_uttered`` is filed under the socket's own session.
+    """
 
     def __init__(self, reply_delay: float = 1.0) -> None:
         self.port = free_port()
         self.reply_delay = reply_delay
         self.received: list[dict[str, Any]] = []
         self.session_requests: list[Any] = []
+        self.sessions: dict[str, str] = {}
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -62,12 +67,17 @@ class FakeSocketServer:
         @sio.on("session_request")
         async def session_request(sid: str, data: Any) -> None:
             self.session_requests.append(data)
-            session_id = (data or {}).get("session_id") or f"s-{len(self.session_requests)}"
+            asked = (data or {}).get("session_id")
+            resumed = asked if asked and (data or {}).get("session_token") == f"token-{asked}" else None
+            session_id = resumed or f"s-{len(self.session_requests)}"
+            self.sessions[sid] = session_id
             sio.enter_room(sid, session_id)
-            await sio.emit("session_confirm", session_id, room=sid)
+            confirm = {"session_id": session_id, "session_token": f"token-{session_id}"}
+            await sio.emit("session_confirm", confirm, room=sid)
 
         @sio.on("user_uttered")
         async def user_uttered(sid: str, data: dict[str, Any]) -> None:
+            data = {**data, "session_id": self.sessions.get(sid)}
             self.received.append(data)
             await asyncio.sleep(self.reply_delay)
             if data["message"] == "/ask_where":
@@ -179,7 +189,9 @@ def test_widget_conversation_buttons_reload_and_reconnect(fake_server: FakeSocke
         texts = [m.text for m in css(By.CSS_SELECTOR, ".tldvc-msg")]
         assert any("1.004194" in t for t in texts) and any("không mất lệ phí" in t for t in texts)
         wait_for(lambda: len(fake_server.session_requests) >= 2, what="second session_request")
-        assert fake_server.session_requests[-1] == {"session_id": first_session}
+        # The widget proves the session is its own with the token it was issued.
+        resumed = {"session_id": first_session, "session_token": f"token-{first_session}"}
+        assert fake_server.session_requests[-1] == resumed
 
         # Network drop: the server goes away, the widget says so, reconnects and delivers the queued question.
         fake_server.stop()
