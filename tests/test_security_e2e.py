@@ -163,9 +163,10 @@ def test_a_socketio_session_cannot_be_taken_over(running_bot: str) -> None:
 
 
 def test_the_second_factor_reaches_no_store_and_no_log(running_bot: str, running_bot_parts: RunningBot) -> None:
-    sender = "digits-owner"
-    assert "4 số cuối" in _texts(_rest(running_bot, {"sender": sender, "message": f"tra cứu hồ sơ {CODE}"}))
-    verified = _texts(_rest(running_bot, {"sender": sender, "message": "6789"}))
+    sender, client = "digits-owner", {"X-Forwarded-For": "198.51.100.12"}
+    asked = _rest(running_bot, {"sender": sender, "message": f"tra cứu hồ sơ {CODE}"}, headers=client)
+    assert "4 số cuối" in _texts(asked)
+    verified = _texts(_rest(running_bot, {"sender": sender, "message": "6789"}, headers=client))
     assert "Đang xử lý" in verified or "Trạng thái" in verified
     tracker = requests.get(
         f"{running_bot}/conversations/rest:{sender}/tracker", params={"token": RASA_TOKEN}, timeout=30
@@ -193,3 +194,20 @@ def test_nothing_of_ours_listens_beyond_loopback(running_bot: str) -> None:
     for line in ours:
         local = line.split()[3]
         assert local.startswith(("127.", "[::1]")), line
+
+
+def test_new_sender_ids_do_not_reset_the_lockout_and_the_owner_still_gets_in(running_bot: str) -> None:
+    """Failures count per client address (behind the trusted proxy), not per sender id the client invents."""
+    attacker = {"X-Forwarded-For": "198.51.100.66"}
+    answers = []
+    for i in range(6):
+        sender = f"made-up-{i}"
+        _rest(running_bot, {"sender": sender, "message": f"tra cứu hồ sơ {CODE}"}, headers=attacker)
+        answers.append(_texts(_rest(running_bot, {"sender": sender, "message": "1111"}, headers=attacker)))
+    assert "tạm khóa" in answers[-1], answers
+    # Each answer counts only the attacker's own tries, whoever else failed.
+    assert "còn 4 lần thử" in answers[0] and "còn 1 lần thử" in answers[3]
+    # The owner, from another address, is not locked out of their own dossier.
+    owner = {"X-Forwarded-For": "198.51.100.77"}
+    _rest(running_bot, {"sender": "owner", "message": f"tra cứu hồ sơ {CODE}"}, headers=owner)
+    assert "Trạng thái" in _texts(_rest(running_bot, {"sender": "owner", "message": "6789"}, headers=owner))
