@@ -111,8 +111,9 @@ class Settings:
     action_port: int = 5055
     # Browser origins allowed to call the Rasa server (CORS) and open the widget's socket.
     cors_origins: tuple[str, ...] = ()
-    # Client addresses whose X-Forwarded-For is believed (the reverse proxy in front of Rasa).
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Client addresses whose X-Forwarded-For is believed: the reverse proxy in front of Rasa. None by
+    # default, since without a proxy any local process could otherwise pick its own address.
+    trusted_proxies: tuple[str, ...] = ()
     max_message_chars: int = 2000
     max_sender_id_chars: int = 128
     # Largest request body the Rasa server (channels and API) and the action server accept, in bytes.
@@ -169,7 +170,7 @@ def settings() -> Settings:
         rasa_port=rasa_port,
         action_port=_env_int("ACTION_PORT", 5055),
         cors_origins=_env_list("CORS_ORIGINS", ",".join(own_origins(bind_host, rasa_port))),
-        trusted_proxies=_env_list("TRUSTED_PROXIES", "127.0.0.1,::1"),
+        trusted_proxies=_env_list("TRUSTED_PROXIES", ""),
         max_message_chars=_env_int("MAX_MESSAGE_CHARS", 2000),
         max_sender_id_chars=_env_int("MAX_SENDER_ID_CHARS", 128),
         max_request_bytes=_env_int("MAX_REQUEST_BYTES", 1_000_000, minimum=10_000),

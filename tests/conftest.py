@@ -145,6 +145,8 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
         "DOSSIER_WATCH_INTERVAL": "1",
         "RASA_TOKEN": RASA_TOKEN,
         "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
+        # The tests play the reverse proxy: their X-Forwarded-For names the client.
+        "TRUSTED_PROXIES": "127.0.0.1",
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
         "TELEGRAM_API_BASE_URL": f"{fakes[0].url}/bot",

@@ -161,6 +161,7 @@ def test_lookup_lockout_subscription_and_push_on_postgres(pg_engine: Engine) -> 
     returned = "000.00.00.H99-260905-0004"
     for i in range(10):
         assert isinstance(lookup.status(returned, "0000", "s", "rest", requester=f"rq:{i}"), WrongPhone)
+    now[0] += timedelta(seconds=61)  # under attack, one check a minute
     assert isinstance(lookup.status(returned, "4321", "owner", "rest", requester="rq:owner"), Verified)
     assert [(r.outcome, r.dossier_code) for r in store.audit_rows() if r.action == "alert"] == [
         ("code_under_attack", returned)

@@ -22,6 +22,7 @@ from bot.dossiers.service import (
     LockoutPolicy,
     NotFound,
     NotMatched,
+    Throttled,
     Unavailable,
     Verified,
     WrongPhone,
@@ -228,7 +229,7 @@ def test_failures_on_one_code_alert_staff_but_never_lock_its_owner(
         for i in range(12):
             result = lookup.status(DEMO, "0000", f"bot-{i}", "rest", requester=f"ip:bot-{i}")
             assert isinstance(result, WrongPhone) and result.attempts_left == 4  # their own first failure only
-            clock.advance(seconds=30)
+            clock.advance(seconds=61)  # past the attacked-code interval: every try is checked
     # The owner, from their own device, still verifies.
     assert isinstance(lookup.status(DEMO, "6789", "owner", "telegram", requester="tg:owner"), Verified)
     # Staff are alerted once per window for this code, at the 10th failure; the digits are in neither.
@@ -236,7 +237,7 @@ def test_failures_on_one_code_alert_staff_but_never_lock_its_owner(
     assert [(r.outcome, r.dossier_code, r.detail) for r in alerts] == [
         ("code_under_attack", DEMO, "failures=10 window=60m")
     ]
-    assert alerts[0].at == datetime(2026, 11, 27, 2, 4, 30, tzinfo=timezone.utc)
+    assert alerts[0].at == datetime(2026, 11, 27, 2, 9, 9, tzinfo=timezone.utc)  # the 10th failure, 9 × 61 s in
     warnings = [r.getMessage() for r in caplog.records if "dossier code under attack" in r.getMessage()]
     assert len(warnings) == 1 and DEMO in warnings[0] and "0000" not in warnings[0].replace(DEMO, "")
     # A new window, new failures: a new alert.
@@ -246,6 +247,23 @@ def test_failures_on_one_code_alert_staff_but_never_lock_its_owner(
     assert len([r for r in store.audit_rows() if r.action == "alert"]) == 2
 
 
+def test_a_dossier_under_attack_is_checked_once_a_minute_and_its_owner_gets_in(
+    lookup: DossierLookup, clock: Clock
+) -> None:
+    # Ten addresses (one forged X-Forwarded-For each, say) guess in quick succession.
+    for i in range(10):
+        assert isinstance(lookup.status(DEMO, f"{i:04d}", f"bot-{i}", "rest", requester=f"ip:{i}"), WrongPhone)
+    # From now on one check a minute, by anyone: a guess is not even compared...
+    guess = lookup.status(DEMO, "6789", "bot-x", "rest", requester="ip:x")
+    assert isinstance(guess, Throttled) and "thử lại sau" in format_result(guess)
+    owner = lookup.status(DEMO, "6789", "owner", "rest", requester="ip:owner")
+    assert isinstance(owner, Throttled)
+    # ...and a minute later the owner verifies (10,000 guesses would take about a week).
+    clock.advance(seconds=61)
+    assert isinstance(lookup.status(DEMO, "6789", "owner", "rest", requester="ip:owner"), Verified)
+    assert isinstance(lookup.status(RETURNED, "4321", "other", "rest", requester="ip:owner"), Verified)
+
+
 def test_attempts_left_depends_only_on_the_requester_own_failures(lookup: DossierLookup) -> None:
     def left(requester: str, code: str = DEMO) -> int:
         result = lookup.status(code, "0000", "s", "rest", requester=requester)
@@ -253,7 +271,7 @@ def test_attempts_left_depends_only_on_the_requester_own_failures(lookup: Dossie
         return result.attempts_left
 
     assert left("alice") == 4
-    for i in range(9):  # others hammer the same dossier (and another one)
+    for i in range(7):  # others hammer the same dossier (and another one), short of the attacked-code brake
         lookup.status(DEMO, "1111", f"s{i}", "rest", requester=f"other-{i}")
         lookup.status(RETURNED, "1111", f"s{i}", "rest", requester=f"other-{i}")
     assert left("bob") == 4  # as if nobody else had tried

@@ -35,6 +35,15 @@ from bot.config import settings
         ('/ask_documents{"case": ', 'ask_documents{"case":'),
         ('/ask_documents{"a": [[[[[1]]]]]}', 'ask_documents{"a": [[[[[1]]]]]}'),
         ('/ask_documents{"case": "\\ud800"}', 'ask_documents{"case": "\\ud800"}'),
+        # Only the domain's intents and entities: Rasa would print anything else whole in a warning.
+        ("/6789", "6789"),
+        ("/sdt 0912345678", "sdt 0912345678"),
+        ('/ask_fee{"phone_last4": "6789"}', 'ask_fee{"phone_last4": "6789"}'),
+        ('/ask_fee{"procedure_code": ["1.004222"]}', 'ask_fee{"procedure_code": ["1.004222"]}'),
+        ("/no_such_intent", "no_such_intent"),
+        # Digits typed on a full-width or another script's keyboard.
+        ("６７８９", "6789"),
+        ("٦٧٨٩", "6789"),
     ],
 )
 def test_clean_text(raw: str, expected: str) -> None:
@@ -74,7 +83,13 @@ def test_requester_ref_is_keyed_and_stable() -> None:
     assert "203.0.113.9" not in a
 
 
-def test_client_address_believes_only_trusted_proxies() -> None:
+def test_client_address_ignores_forwarded_for_without_a_configured_proxy() -> None:
+    assert client_address("127.0.0.1", "198.51.100.7") == "127.0.0.1"
+
+
+def test_client_address_believes_only_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1,::1")
+    settings.cache_clear()
     # From the trusted local proxy: the nearest hop it appended.
     assert client_address("127.0.0.1", "198.51.100.7") == "198.51.100.7"
     assert client_address("127.0.0.1", "6.6.6.6, 198.51.100.7") == "198.51.100.7"  # a client-forged first hop

@@ -75,3 +75,40 @@ def test_stored_events_never_hold_the_digits(tmp_path: Path) -> None:
         assert secret not in raw, secret
     assert CODE in raw
     assert [e.text for e in loaded.events if isinstance(e, UserUttered)][1] == "••••"
+
+
+def _entity(value: str) -> dict:
+    return {"entity": "dossier_code", "value": value, "start": 0, "end": len(value)}
+
+
+def test_digits_typed_in_other_ways_are_not_stored_either() -> None:
+    events = [
+        # A code and the digits in one message, outside the form.
+        UserUttered(f"{CODE} 6789", {"name": "track_dossier"}, [_entity(CODE)]),
+        ActionExecuted("dossier_form"),
+        ActiveLoop("dossier_form"),
+        SlotSet("dossier_code", CODE),
+        SlotSet("requested_slot", "phone_last4"),
+        ActionExecuted("action_listen"),
+        # Dotted digits: the entity extractor took them for a code, and a slot was set from it.
+        UserUttered("6.7.8.9", {"name": "track_dossier"}, [_entity("6.7.8.9")]),
+        SlotSet("dossier_code", "6.7.8.9"),
+        ActionExecuted("dossier_form"),
+        SlotSet("requested_slot", None),
+        ActiveLoop(None),
+        ActionExecuted("action_dossier_status"),
+        ActionExecuted("action_listen"),
+        # A retry after a wrong try, in another script's digits, that the NLU did not understand.
+        UserUttered("٦٧٨٩", {"name": "out_of_scope"}),
+        ActionExecuted("utter_anything_else"),
+        ActionExecuted("action_listen"),
+        # A phone number the entity extractor took for a code, in an ordinary message.
+        UserUttered("kiểm tra hồ sơ 0912.345.678", {"name": "track_dossier"}, [_entity("0912.345.678")]),
+        SlotSet("dossier_code", "0912.345.678"),
+    ]
+    redact(events)
+    stored = repr([e.as_dict() for e in events])
+    for secret in ("6789", "6.7.8.9", "٦٧٨٩", "0912.345.678", "345"):
+        assert secret not in stored, secret
+    assert f"{CODE} ••••" == events[0].text and CODE in stored
+    assert [e.value for e in events if isinstance(e, SlotSet) and e.key == "dossier_code"] == [CODE, None, None]

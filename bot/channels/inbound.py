@@ -4,7 +4,9 @@ No Rasa imports: the channels (REST, socket.io, Telegram, Zalo) call these befor
 they hand a message to Rasa, so the NLU only ever sees bounded, well-formed text.
 
 - :func:`clean_text` removes what no citizen types (lone surrogates, control
-  characters) and disarms ``/EXTERNAL_…`` intents, which only the server may trigger.
+  characters), writes Unicode digits as ASCII, and reads as words anything starting
+  with "/" that is not one of our buttons (``/EXTERNAL_…`` intents, which only the
+  server may trigger, unknown intents and entities).
 - :func:`too_long` says whether a message is over ``MAX_MESSAGE_CHARS`` (2,000 by
   default): the channel then answers :data:`TOO_LONG_REPLY` without calling Rasa.
 - :func:`conversation_id` namespaces a platform's user id by channel
@@ -22,8 +24,12 @@ import hmac
 import ipaddress
 import json
 import re
+import unicodedata
+from functools import lru_cache
 
-from bot.config import settings
+import yaml
+
+from bot.config import PROJECT_ROOT, settings
 
 __all__ = [
     "TOO_LONG_REPLY",
@@ -37,12 +43,11 @@ __all__ = [
     "valid_sender",
 ]
 
-# Intents that only the server triggers (through Rasa's authenticated API).
-_SERVER_ONLY_INTENT = re.compile(r"^\s*/\s*EXTERNAL_", re.IGNORECASE)
+# A button payload: "/intent" with an optional JSON object of entities (Rasa's own format).
+_PAYLOAD_RE = re.compile(r"/(?P<intent>[A-Za-z_][A-Za-z0-9_]{0,63})(?P<entities>\{.*\})?", re.DOTALL)
+_MAX_ENTITY_CHARS = 300
 # C0/C1 control characters except tab and newline, and lone UTF-16 surrogates.
 _UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# Button payloads carry a small JSON object: deeper nesting is never ours.
-_MAX_PAYLOAD_DEPTH = 3
 
 
 TOO_LONG_REPLY = (
@@ -61,39 +66,70 @@ def too_long_reply() -> str:
     return TOO_LONG_REPLY.format(limit=f"{settings().max_message_chars:,}".replace(",", "."))
 
 
-def _payload_unsafe(text: str) -> bool:
-    """True when a ``/intent{...}`` payload's JSON is malformed, deeply nested, or carries unwanted characters."""
-    brace = text.find("{")
-    if brace < 0:
+@lru_cache(maxsize=1)
+def _domain_names() -> tuple[frozenset[str], frozenset[str]]:
+    """The intents a button may name (not the server-only ``EXTERNAL_`` ones) and the entities it may carry."""
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8")) or {}
+    intents = {i if isinstance(i, str) else next(iter(i)) for i in domain.get("intents") or []}
+    entities = {e if isinstance(e, str) else next(iter(e)) for e in domain.get("entities") or []}
+    return frozenset(i for i in intents if not i.startswith("EXTERNAL_")), frozenset(entities)
+
+
+def _is_button_payload(text: str) -> bool:
+    """True for ``/intent`` or ``/intent{"entity": "value", ...}`` naming the domain's own intent and entities.
+
+    Anything else that starts with "/" is read as words: Rasa would otherwise print the whole line
+    (with whatever the citizen typed in it) in a warning, and act on entities it was never meant to get.
+    """
+    match = _PAYLOAD_RE.fullmatch(text)
+    if match is None:
         return False
-    depth = deepest = 0
-    for ch in text[brace:]:
-        if ch in "{[":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > _MAX_PAYLOAD_DEPTH:
-                return True
-        elif ch in "}]":
-            depth -= 1
-    try:
-        entities = json.loads(text[brace:])
-    except ValueError:
+    intents, entities = _domain_names()
+    if match["intent"] not in intents:
+        return False
+    if match["entities"] is None:
         return True
-    # JSON escapes ("\\ud800") decode to characters the text itself no longer holds.
-    return _UNWANTED.search(json.dumps(entities, ensure_ascii=False)) is not None
+    try:
+        values = json.loads(match["entities"])
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(values, dict) and all(
+        key in entities
+        and isinstance(value, (str, int, float))
+        and not isinstance(value, bool)
+        and len(str(value)) <= _MAX_ENTITY_CHARS
+        and not _UNWANTED.search(str(value))
+        for key, value in values.items()
+    )
+
+
+class _DigitTable(dict[int, int]):
+    """``str.translate`` table: full-width and other Unicode digits to ASCII, every other character unchanged."""
+
+    def __missing__(self, codepoint: int) -> int:
+        value = unicodedata.digit(chr(codepoint), None)
+        return ord(str(value)) if value is not None else codepoint
+
+
+_DIGITS = _DigitTable()
 
 
 def clean_text(text: str) -> str:
     """The message as the NLU may see it.
 
-    Drops lone surrogates and control characters, strips surrounding space, and turns a
-    server-only ``/EXTERNAL_…`` intent or a button payload with malformed or deeply
-    nested JSON into plain text (the leading ``/`` removed), so it is parsed as words.
+    Drops lone surrogates and control characters, writes Unicode digits ("６７８９") as ASCII,
+    strips surrounding space, and reads anything starting with "/" that is not one of our
+    button payloads (:func:`_is_button_payload`) as words, the leading "/" removed: typed
+    ``/EXTERNAL_…`` intents, unknown intents or entities, malformed or nested JSON.
     """
-    text = _UNWANTED.sub("", text).strip()
-    if text.startswith("/") and (_SERVER_ONLY_INTENT.match(text) or _payload_unsafe(text)):
+    text = _UNWANTED.sub("", text)
+    if not text.isascii():
+        text = text.translate(_DIGITS)
+    text = text.strip()
+    if text.startswith("/") and not _is_button_payload(text):
         text = text.lstrip("/ ").strip()
     return text
+
 
 
 # Characters a client-chosen sender id may use: they need no escaping in a URL path, so the

@@ -113,6 +113,11 @@ def find_codes(text: str) -> list[str]:
     return list(found)
 
 
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """Where dossier codes stand in ``text`` as typed: ``(start, end)`` offsets, in order."""
+    return [match.span() for match in _IN_TEXT.finditer(text or "")]
+
+
 def extract_code(text: str) -> str | None:
     """The first dossier code in ``text``, or None ("tra cứu hồ sơ 000.00.12.H61-240831-0001")."""
     codes = find_codes(text)

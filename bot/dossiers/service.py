@@ -40,6 +40,7 @@ __all__ = [
     "NotFound",
     "NotMatched",
     "SubscriptionResult",
+    "Throttled",
     "Unavailable",
     "Verified",
     "WrongPhone",
@@ -71,6 +72,10 @@ class LockoutPolicy:
     - ``unknown_code_window`` (10 minutes, sliding) and ``max_unknown_codes`` (30): when lookups of unknown
       codes by everyone within ``unknown_code_window`` reach ``max_unknown_codes``, an unknown code and
       wrong digits get the same answer (:class:`NotMatched`), so guessing cannot tell which codes exist.
+    - ``attacked_code_interval`` (1 minute): once a dossier has ``code_alert_failures`` failures in the
+      window, at most one lookup of it is checked per interval, by anyone; the others are asked to try
+      again shortly (:class:`Throttled`). Guessing 4 digits from many addresses then takes days while
+      staff are alerted, and the owner is delayed by about a minute, never locked out.
     - ``subscribe_window`` (30 minutes): how long after a verified lookup its conversation may subscribe.
     """
 
@@ -79,6 +84,7 @@ class LockoutPolicy:
     code_alert_failures: int = 10
     unknown_code_window: timedelta = timedelta(minutes=10)
     max_unknown_codes: int = 30
+    attacked_code_interval: timedelta = timedelta(minutes=1)
     subscribe_window: timedelta = timedelta(minutes=30)
 
 
@@ -131,6 +137,13 @@ class NotMatched:
 
 
 @dataclass(frozen=True)
+class Throttled:
+    """The dossier is under a guessing attack: its lookups are checked one per interval; retry after ``until``."""
+
+    until: datetime
+
+
+@dataclass(frozen=True)
 class LockedOut:
     """Too many failures by this requester; try again after ``until`` (aware UTC). ``reason`` is ``requester``."""
 
@@ -160,7 +173,15 @@ class Unavailable:
 
 
 LookupResult = (
-    Verified | NotFound | WrongPhone | NotMatched | LockedOut | InvalidCode | InvalidPhoneDigits | Unavailable
+    Verified
+    | NotFound
+    | WrongPhone
+    | NotMatched
+    | LockedOut
+    | Throttled
+    | InvalidCode
+    | InvalidPhoneDigits
+    | Unavailable
 )
 
 
@@ -246,6 +267,11 @@ def format_result(result: LookupResult) -> str:
             "Dạ, do có nhiều lần tra cứu không thành công, việc tra cứu hồ sơ của anh/chị tạm khóa để bảo vệ "
             f"thông tin của người nộp. Anh/chị vui lòng thử lại sau {_format_time(result.until)} ạ."
         )
+    if isinstance(result, Throttled):
+        return (
+            "Dạ, hồ sơ này đang được tra cứu nhiều lần nên em tạm giới hạn để bảo vệ thông tin của người nộp. "
+            f"Anh/chị vui lòng thử lại sau {_format_time(result.until)} ạ."
+        )
     if isinstance(result, (InvalidCode, InvalidPhoneDigits, Unavailable)):
         return result.message
     raise TypeError(f"not a lookup result: {result!r}")
@@ -328,6 +354,14 @@ class DossierLookup:
         since = now - self.policy.unknown_code_window
         return self.store.unknown_code_failures(since) >= self.policy.max_unknown_codes
 
+    def _throttle(self, code: str, now: datetime) -> Throttled | None:
+        """Under a guessing attack (``code_alert_failures`` in the window) one check per interval, by anyone."""
+        failures = self.store.failures_by_code(code, now - self.policy.window)
+        if len(failures) < self.policy.code_alert_failures:
+            return None
+        until = failures[-1] + self.policy.attacked_code_interval
+        return Throttled(until) if now < until else None
+
     def _alert_if_attacked(self, code: str, now: datetime, channel: str) -> None:
         """Tell staff (a WARNING and one audit row per code per window) when a dossier collects failures."""
         since = now - self.policy.window
@@ -387,6 +421,10 @@ class DossierLookup:
         if locked is not None:
             audit("locked_out", norm, f"reason={locked.reason}")
             return locked
+        throttled = self._throttle(norm, now)
+        if throttled is not None:
+            audit("throttled", norm)
+            return throttled
 
         digits = normalize_last4(phone_last4)
         if digits is None:

@@ -46,8 +46,12 @@ def _action_call_problem(body: Any) -> str | None:
         return "tracker must be an object"
     if not isinstance(body.get("domain", {}), dict):
         return "domain must be an object"
-    if not isinstance(body["tracker"].get("sender_id", ""), str):
+    tracker = body["tracker"]
+    if not isinstance(tracker.get("sender_id", ""), str):
         return "tracker.sender_id must be a string"
+    for key, kind in (("latest_message", dict), ("events", list), ("slots", dict)):
+        if tracker.get(key) is not None and not isinstance(tracker[key], kind):
+            return f"tracker.{key} must be {'an object' if kind is dict else 'a list'}"
     return None
 
 
@@ -86,7 +90,8 @@ def create_app(action_package: str = "actions", token: str | None = None) -> San
 
     @app.on_request
     async def guard(request: Request) -> HTTPResponse | None:
-        if request.path == "/health":
+        path = request.path.rstrip("/") or "/"  # Sanic serves "/webhook/" too
+        if path == "/health":
             return None
         given = request.headers.get(TOKEN_HEADER, "")
         if not hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode()):
@@ -94,7 +99,7 @@ def create_app(action_package: str = "actions", token: str | None = None) -> San
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             return response.json({"error": "compressed bodies are not accepted"}, status=415)
-        if request.method == "POST" and request.path == "/webhook":
+        if request.method == "POST" and path == "/webhook":
             try:
                 body = request.json
             except Exception:  # Sanic raises its own InvalidUsage, or a decoding error
@@ -126,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     install_log_masking()
+    # Python warnings go through logging too, so they are masked like every other line.
+    logging.captureWarnings(True)
     app = create_app(args.actions)
     host = settings().bind_host
     logger.info("action server on http://%s:%d", host, args.port)

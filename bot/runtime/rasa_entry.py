@@ -10,6 +10,7 @@ process creates are readable by their owner only.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 
@@ -23,6 +24,9 @@ def main() -> None:
     # The tracker database and the logs this process creates are readable by their owner only.
     os.umask(PRIVATE_UMASK)
     install_log_masking()
+    # Rasa reports some problems with a message (with the message in it) as Python warnings on
+    # stderr; through logging they are masked like every other line.
+    logging.captureWarnings(True)
     if sys.argv[1:2] == ["run"] and "--enable-api" in sys.argv and "--auth-token" not in sys.argv:
         # Rasa's HTTP API always needs the token (RASA_TOKEN, else var/secrets/rasa_token). It is
         # added here rather than by the caller, so other local users cannot read it in `ps`.

@@ -5,11 +5,14 @@ Configured in ``endpoints.yml`` (SQLite) and ``endpoints.prod.yml`` (PostgreSQL)
 as Rasa's ``SQL`` store. Before a turn's new events are written (and published to the
 event broker, which reads the same event objects):
 
-- a citizen's answer to "the last 4 digits of your phone" has every digit replaced
-  by ``•`` (the digits unlock a dossier: they must not be stored anywhere);
-- every other message has phone numbers, ID numbers and e-mails masked
-  (:func:`bot.privacy.mask_text`);
-- a ``phone_last4`` slot event keeps only "received"/"invalid", never digits.
+- in a message of the dossier flow (the answer to "the last 4 digits of your phone",
+  any message while the dossier form is open or right after a lookup, any message
+  holding a dossier code) every digit outside a dossier code becomes ``•``: the 4
+  digits unlock a dossier and must not be stored anywhere;
+- every other message, entity value, slot value and bot message has phone numbers,
+  ID numbers and e-mails masked (:func:`bot.privacy.mask_text`);
+- a ``phone_last4`` slot keeps only "received"/"invalid", and a ``dossier_code`` slot
+  only a well-formed code.
 
 The live turn is unaffected: actions see the message as typed, because redaction
 happens when the turn is saved, after the actions have run.
@@ -21,39 +24,55 @@ from collections.abc import Iterable
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.dossiers.codes import code_spans, is_valid_code
 from bot.privacy import mask_text
 
 # Set on events read back from the store: they were redacted when they were saved.
 _STORED = "_dvc_stored"
 SECOND_FACTOR_SLOT = "phone_last4"
-SECOND_FACTOR_ACTION = "action_dossier_status"
+DOSSIER_SLOT = "dossier_code"
+DOSSIER_FORM = "dossier_form"
+DOSSIER_ACTION = "action_dossier_status"
 _SLOT_MARKERS = frozenset({"received", "invalid"})
+_LISTEN = "action_listen"
 DIGIT_MASK = "•"
 
 
-def _hide_digits(text: str) -> str:
-    return "".join(DIGIT_MASK if ch.isdigit() else ch for ch in text)
+def hide_digits(text: str) -> str:
+    """``text`` with every digit outside a dossier code replaced by ``•``."""
+    out = list(text)
+    keep = [range(a, b) for a, b in code_spans(text)]
+    for i, ch in enumerate(out):
+        if ch.isdigit() and not any(i in span for span in keep):
+            out[i] = DIGIT_MASK
+    return "".join(out)
 
 
-def _second_factor_answers(events: list[Event]) -> set[int]:
-    """Indices of user messages that answer the digits question (asked by the form, or retried)."""
-    answers: set[int] = set()
+def _dossier_flow_messages(events: list[Event]) -> set[int]:
+    """Indices of user messages of the dossier flow: sent while the form is open or right after a
+    lookup (a retry of the digits), or followed by a lookup in the same turn."""
+    flow: set[int] = set()
     requested: Any = None
+    loop: Any = None
+    last_action: str | None = None
     last_user: int | None = None
     for i, event in enumerate(events):
         if isinstance(event, SlotSet) and event.key == "requested_slot":
             requested = event.value
+        elif isinstance(event, ActiveLoop):
+            loop = event.name
         elif isinstance(event, UserUttered):
             last_user = i
-            if requested == SECOND_FACTOR_SLOT:
-                answers.add(i)
-        elif isinstance(event, ActionExecuted) and event.action_name == SECOND_FACTOR_ACTION and last_user is not None:
-            # "digits after a failed verification" reach the lookup outside the form.
-            answers.add(last_user)
-    return answers
+            if requested == SECOND_FACTOR_SLOT or loop == DOSSIER_FORM or last_action == DOSSIER_ACTION:
+                flow.add(i)
+        elif isinstance(event, ActionExecuted) and event.action_name != _LISTEN:
+            last_action = event.action_name
+            if event.action_name == DOSSIER_ACTION and last_user is not None:
+                flow.add(last_user)
+    return flow
 
 
 def _set_text(event: UserUttered, text: str) -> None:
@@ -62,24 +81,48 @@ def _set_text(event: UserUttered, text: str) -> None:
     event.parse_data.pop("text_tokens", None)
 
 
+def _redact_user(event: UserUttered, in_flow: bool) -> None:
+    text = event.text or ""
+    if in_flow or code_spans(text):
+        redacted = mask_text(hide_digits(text))
+        kept = [
+            e for e in event.entities
+            if not any(ch.isdigit() for ch in str(e.get("value"))) or is_valid_code(str(e.get("value")))
+        ]  # fmt: skip
+    else:
+        redacted = mask_text(text)
+        kept = [{**e, "value": mask_text(e["value"])} if isinstance(e.get("value"), str) else e for e in event.entities]
+    if redacted != text:
+        _set_text(event, redacted)
+    if kept != event.entities:
+        event.entities = kept
+        event.parse_data["entities"] = list(kept)
+
+
+def _redact_slot(event: SlotSet) -> None:
+    if event.key == SECOND_FACTOR_SLOT:
+        if event.value not in _SLOT_MARKERS:
+            event.value = None
+    elif event.key == DOSSIER_SLOT:
+        if event.value is not None and not is_valid_code(str(event.value)):
+            event.value = None
+    elif isinstance(event.value, str):
+        event.value = mask_text(event.value)
+
+
 def redact(events: Iterable[Event]) -> None:
     """Redact, in place, the events not yet stored (see the module docstring)."""
     events = list(events)
-    factor_answers = _second_factor_answers(events)
+    flow = _dossier_flow_messages(events)
     for i, event in enumerate(events):
         if getattr(event, _STORED, False):
             continue
-        if isinstance(event, UserUttered) and event.text:
-            if i in factor_answers:
-                _set_text(event, _hide_digits(event.text))
-                event.entities = [e for e in event.entities if not any(ch.isdigit() for ch in str(e.get("value")))]
-                event.parse_data["entities"] = list(event.entities)
-            else:
-                masked = mask_text(event.text)
-                if masked != event.text:
-                    _set_text(event, masked)
-        elif isinstance(event, SlotSet) and event.key == SECOND_FACTOR_SLOT and event.value not in _SLOT_MARKERS:
-            event.value = None
+        if isinstance(event, UserUttered):
+            _redact_user(event, i in flow)
+        elif isinstance(event, SlotSet):
+            _redact_slot(event)
+        elif isinstance(event, BotUttered) and event.text:
+            event.text = mask_text(event.text)
 
 
 def _mark_stored(tracker: DialogueStateTracker | None) -> DialogueStateTracker | None:
