@@ -196,18 +196,36 @@ def test_nothing_of_ours_listens_beyond_loopback(running_bot: str) -> None:
         assert local.startswith(("127.", "[::1]")), line
 
 
+def _lookup(base: str, sender: str, code: str, digits: str, client: str) -> str:
+    headers = {"X-Forwarded-For": client}
+    _rest(base, {"sender": sender, "message": f"tra cứu hồ sơ {code}"}, headers=headers)
+    return _texts(_rest(base, {"sender": sender, "message": digits}, headers=headers))
+
+
 def test_new_sender_ids_do_not_reset_the_lockout_and_the_owner_still_gets_in(running_bot: str) -> None:
     """Failures count per client address (behind the trusted proxy), not per sender id the client invents."""
-    attacker = {"X-Forwarded-For": "198.51.100.66"}
-    answers = []
-    for i in range(6):
-        sender = f"made-up-{i}"
-        _rest(running_bot, {"sender": sender, "message": f"tra cứu hồ sơ {CODE}"}, headers=attacker)
-        answers.append(_texts(_rest(running_bot, {"sender": sender, "message": "1111"}, headers=attacker)))
+    code = "000.00.00.H99-261015-0003"  # a demo dossier no other test guesses at; digits 1357
+    answers = [_lookup(running_bot, f"made-up-{i}", code, "1111", "198.51.100.66") for i in range(6)]
     assert "tạm khóa" in answers[-1], answers
     # Each answer counts only the attacker's own tries, whoever else failed.
     assert "còn 4 lần thử" in answers[0] and "còn 1 lần thử" in answers[3]
     # The owner, from another address, is not locked out of their own dossier.
-    owner = {"X-Forwarded-For": "198.51.100.77"}
-    _rest(running_bot, {"sender": "owner", "message": f"tra cứu hồ sơ {CODE}"}, headers=owner)
-    assert "Trạng thái" in _texts(_rest(running_bot, {"sender": "owner", "message": "6789"}, headers=owner))
+    assert "Trạng thái" in _lookup(running_bot, "owner", code, "1357", "198.51.100.77")
+
+
+def test_guessing_from_many_addresses_is_slowed_to_one_check_a_minute(running_bot: str) -> None:
+    """Forged addresses each get their own budget, so the dossier itself is braked after 10 failures."""
+    code = "000.00.00.H99-260905-0004"  # digits 4321
+    for i in range(10):
+        assert "chưa khớp" in _lookup(running_bot, f"guess-{i}", code, f"{i:04d}", f"203.0.113.{i}")
+    # Even the right digits are not checked now: a guesser learns nothing; the owner retries in a minute.
+    answer = _lookup(running_bot, "guess-right", code, "4321", "203.0.113.99")
+    assert "thử lại sau" in answer and "Trạng thái" not in answer
+
+
+def test_lines_starting_with_a_slash_reach_no_log_unmasked(running_bot: str, running_bot_parts: RunningBot) -> None:
+    for text in ("/sdt 0912345678 cccd 079123456789 so cuoi 6789", "/6789",
+                 '/track_dossier{"dossier_code": "000.00.00.H99-261120-0001", "x": "0912345678"}'):  # fmt: skip
+        assert _rest(running_bot, {"sender": "slash", "message": text}).status_code == 200
+    logs = "\n".join(p.read_text(errors="replace") for p in (running_bot_parts.var_dir / "log").glob("*.log"))
+    assert "0912345678" not in logs and "079123456789" not in logs
