@@ -65,8 +65,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     zalo = FakeZalo("app-s", access_token="a0", refresh_token="r0")
     tg_server = ThreadedApp(telegram.app()).start()
     zalo_server = ThreadedApp(zalo.app()).start()
+    port = free_port()
     env.update(
         {
+            # The widget's socket accepts only configured origins: here, the page Rasa itself serves.
+            "CORS_ORIGINS": f"http://127.0.0.1:{port}",
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_SECRET_TOKEN": SECRET,
             "TELEGRAM_API_BASE_URL": f"{tg_server.url}/bot",
@@ -85,7 +88,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    port = free_port()
     log = work / "rasa.log"
     proc = subprocess.Popen(
         [RASA, "run", "--model", "models/tiny.tar.gz", "--enable-api", "--cors", "*", "--interface", "127.0.0.1",
