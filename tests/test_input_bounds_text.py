@@ -7,40 +7,31 @@ under 0.2 s; the time is the best of up to three runs, so a busy machine does no
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
+from hostile_inputs import PROSE, SIZE, best_time, repeat
 
 from bot.dossiers.codes import extract_code, filing_date, find_codes, is_valid_code, normalize_code
 from bot.text import expand, fold, nfc, split_message, strip_diacritics, words
 
-SIZE = 100_000
 LIMIT_S = 0.2
-PROSE = (
-    "Dạ, anh/chị vui lòng cho em xin mã hồ sơ và số điện thoại đã đăng ký khi nộp hồ sơ ạ. "
-    "Thủ tục cấp đổi căn cước cần tờ khai CC01, lệ phí 15.000 đồng, trả kết quả sau 7 ngày làm việc.\n"
-)
-
-
-def _repeat(unit: str) -> str:
-    return (unit * (SIZE // len(unit) + 1))[:SIZE]
 
 
 INPUTS = {
-    "a": _repeat("a"),
-    "1": _repeat("1"),
-    ".": _repeat("."),
-    "'1.'": _repeat("1."),
-    "'000.00.00.'": _repeat("000.00.00."),
+    "a": repeat("a"),
+    "1": repeat("1"),
+    ".": repeat("."),
+    "'1.'": repeat("1."),
+    "'000.00.00.'": repeat("000.00.00."),
     "spaces": " " * SIZE,
-    "Vietnamese text": _repeat(PROSE),
+    "Vietnamese text": repeat(PROSE),
     # three digits, then a long run of spaces: quadratic with "\s*\.?\s*" (minutes on 100 KB)
     "'000' + spaces": "000" + " " * (SIZE - 3),
     "'000 . 00 .' + spaces": "000 . 00 ." + " " * (SIZE - 11) + "x",
     # ~3800 distinct codes: find_codes de-duplicated with a list ("code not in found")
     "distinct codes": " ".join(f"000.00.12.H61-240831-{i:04d}" for i in range(4000))[:SIZE],
-    "blank lines": _repeat("\n \n"),
+    "blank lines": repeat("\n \n"),
 }
 
 
@@ -72,23 +63,13 @@ FUNCTIONS: dict[str, Callable[[str], object]] = {
 }
 
 
-def _best_time(function: Callable[[str], object], text: str) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        function(text)
-        best = min(best, time.perf_counter() - start)
-        if best < LIMIT_S:
-            break
-    return best
-
-
 @pytest.mark.parametrize("input_name", list(INPUTS))
 @pytest.mark.parametrize("function_name", list(FUNCTIONS))
 def test_runs_in_linear_time_on_100_kb(function_name: str, input_name: str) -> None:
     function = FUNCTIONS[function_name]
     function("warm up")  # load the teencode table and compile lazily built patterns first
-    elapsed = _best_time(function, INPUTS[input_name])
+    text = INPUTS[input_name]
+    elapsed, _ = best_time(lambda: function(text))
     print(f"{function_name} on 100 KB of {input_name}: {elapsed * 1000:.1f} ms")
     assert elapsed < LIMIT_S, f"{function_name} took {elapsed:.2f} s on 100 KB of {input_name}"
 

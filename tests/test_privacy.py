@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import logging
 import re
-import time
 import unicodedata
 from collections.abc import Iterator
 
 import pytest
+from hostile_inputs import PROSE, SIZE, best_time, repeat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -326,41 +326,30 @@ def test_property_masked_id_shows_at_most_last_three_digits(number: tuple[str, s
 
 # --- Every pattern runs in linear time: no input makes mask_text backtrack ------------------------
 
-_SIZE = 100_000
-_PROSE = (
-    "Dạ, anh/chị vui lòng cho em xin mã hồ sơ và số điện thoại đã đăng ký khi nộp hồ sơ ạ. "
-    "Thủ tục cấp đổi căn cước cần tờ khai CC01, lệ phí 15.000 đồng, trả kết quả sau 7 ngày làm việc.\n"
-)
-
-
-def _repeat(unit: str) -> str:
-    return (unit * (_SIZE // len(unit) + 1))[:_SIZE]
 
 
 @pytest.mark.parametrize(
     ("label", "text"),
     [
-        ("a", _repeat("a")),
-        ("1", _repeat("1")),
-        ("'1 '", _repeat("1 ")),
-        (".", _repeat(".")),
-        ("'0.'", _repeat("0.")),
-        ("Vietnamese prose", _repeat(_PROSE)),
+        ("a", repeat("a")),
+        ("1", repeat("1")),
+        ("'1 '", repeat("1 ")),
+        (".", repeat(".")),
+        ("'0.'", repeat("0.")),
+        ("Vietnamese prose", repeat(PROSE)),
         # inputs that were or could be slow: 3 digits then a long run of spaces (was quadratic),
         # numbers that keep almost matching, full-width digits, e-mail-like runs
-        ("'000' + spaces", "000" + " " * _SIZE),
-        ("'000 .' + spaces", "000 ." + " " * _SIZE + "x"),
-        ("'0 '", _repeat("0 ")),
-        ("'0084 '", _repeat("0084 ")),
-        ("'(+84) '", _repeat("(+84) ")),
-        ("full-width '０ '", _repeat("０ ")),
-        ("'000.00.00.'", _repeat("000.00.00.")),
-        ("'x@a1.'", "x@" + _repeat("a1.")),
+        ("'000' + spaces", "000" + " " * SIZE),
+        ("'000 .' + spaces", "000 ." + " " * SIZE + "x"),
+        ("'0 '", repeat("0 ")),
+        ("'0084 '", repeat("0084 ")),
+        ("'(+84) '", repeat("(+84) ")),
+        ("full-width '０ '", repeat("０ ")),
+        ("'000.00.00.'", repeat("000.00.00.")),
+        ("'x@a1.'", "x@" + repeat("a1.")),
     ],
 )
 def test_mask_text_runs_in_linear_time(label: str, text: str) -> None:
-    start = time.perf_counter()
-    mask_text(text)
-    elapsed = time.perf_counter() - start
+    elapsed, _ = best_time(lambda: mask_text(text), runs=1)
     print(f"mask_text on {len(text) // 1000} KB of {label}: {elapsed:.3f} s")
     assert elapsed < 1.0, f"{label}: {elapsed:.2f} s"

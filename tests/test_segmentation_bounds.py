@@ -11,54 +11,29 @@ the neighbours, while a quadratic stage still costs seconds of CPU.
 
 from __future__ import annotations
 
-import gc
-import time
 import unicodedata
 from collections.abc import Callable
 
 import pytest
+from hostile_inputs import best_time, repeat
 
 from bot.nlu.segmentation import PROTECTED_RE, _cached_segment, segment
 from bot.text import fold
 
-SIZE = 100_000
-
-
-def _repeat(unit: str, size: int = SIZE) -> str:
-    return (unit * (size // len(unit) + 1))[:size]
-
-
 # Runs that made the old pattern backtrack, and plain text typed without diacritics.
 INPUTS = {
-    "letters": _repeat("a"),
-    "digits": _repeat("1"),
-    "dots": _repeat("."),
-    "digit-dot": _repeat("1."),
-    "at-signs": _repeat("a@"),
-    "code-prefix": _repeat("000.00.00."),
-    "unaccented": _repeat("dang ky thuong tru can giay to gi "),
+    "letters": repeat("a"),
+    "digits": repeat("1"),
+    "dots": repeat("."),
+    "digit-dot": repeat("1."),
+    "at-signs": repeat("a@"),
+    "code-prefix": repeat("000.00.00."),
+    "unaccented": repeat("dang ky thuong tru can giay to gi "),
 }
 
 
 def _best_of_3(run: Callable[[], object]) -> tuple[float, float]:
-    """Best (CPU, wall) seconds of three runs of ``run``.
-
-    Like timeit, with the garbage collector off: a full collection walks every object
-    the test process holds, whatever this test does.
-    """
-    cpu = wall = float("inf")
-    for _ in range(3):
-        _cached_segment.cache_clear()
-        gc.collect()
-        gc.disable()
-        try:
-            wall_start, cpu_start = time.perf_counter(), time.process_time()
-            run()
-            cpu = min(cpu, time.process_time() - cpu_start)
-            wall = min(wall, time.perf_counter() - wall_start)
-        finally:
-            gc.enable()
-    return cpu, wall
+    return best_time(run, before=_cached_segment.cache_clear)
 
 
 @pytest.mark.parametrize("name", INPUTS)
@@ -80,7 +55,7 @@ def test_segment_is_linear(name: str, segmenter: str) -> None:
 
 
 def test_accented_message_at_the_cap_is_fast() -> None:
-    text = _repeat("đăng ký thường trú cần giấy tờ gì ", 2000)
+    text = repeat("đăng ký thường trú cần giấy tờ gì ", 2000)
     segment("đăng ký", "auto")  # loads underthesea's model, once per process
     cpu, wall = _best_of_3(lambda: segment(text, "auto"))
     print(f"segment 2,000 accented characters (auto): {cpu * 1000:.1f} ms CPU, {wall * 1000:.1f} ms wall")
