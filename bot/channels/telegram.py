@@ -263,15 +263,16 @@ class TelegramInput(InputChannel):
         if message.chat.type != "private":
             # A public-service assistant talks about personal dossiers: private chats only.
             return "ignored-group"
-        text = clean_text(message.text or "")
+        text = (message.text or "").strip()
+        if text.split("@")[0] == "/start":  # Telegram's own command, before "/" is read as words
+            text = self.start_text
+        text = clean_text(text)
         if not text:
             await output.send_reply(message.chat.id, Reply(text=NOT_TEXT_REPLY))
             return "not-text"
         if too_long(text):
             await output.send_reply(message.chat.id, Reply(text=too_long_reply()))
             return "too-long"
-        if text.split("@")[0] == "/start":
-            text = self.start_text
         language = message.from_user.language_code if message.from_user else None
         await self._forward(on_new_message, output, message.chat.id, text, update, language)
         return "text"
