@@ -105,3 +105,15 @@ def test_message_length_limit() -> None:
     limit = settings().max_message_chars
     assert not too_long("a" * limit) and too_long("a" * (limit + 1))
     assert "2.000" in too_long_reply() and too_long_reply().startswith("Dạ")
+
+
+@pytest.mark.parametrize(
+    "request_data",
+    [None, 5, [], {}, {"session_id": "abc"}, {"session_id": "abc", "session_token": "\ud800"},
+     {"session_id": "\ud800", "session_token": "x"}, {"session_id": "a" * 65, "session_token": "x"}],
+)  # fmt: skip
+def test_a_session_is_resumed_only_with_its_token(request_data: object) -> None:
+    from bot.channels.socketio import _resumable, session_token
+
+    assert _resumable(request_data) is None
+    assert _resumable({"session_id": "abc", "session_token": session_token("abc")}) == "abc"

@@ -46,7 +46,9 @@ _SESSION_ID_CHARS = 64
 def session_token(session_id: str) -> str:
     """The token that proves a browser was issued ``session_id``."""
     key = settings().session_secret.encode()
-    return hmac.new(key, f"widget-session:{session_id}".encode(), hashlib.sha256).hexdigest()
+    # surrogatepass: a client can send any string, lone surrogates included, and must get a refusal, not a crash.
+    message = f"widget-session:{session_id}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _resumable(data: Any) -> str | None:
@@ -56,7 +58,8 @@ def _resumable(data: Any) -> str | None:
     session_id, token = data.get("session_id"), data.get("session_token")
     if not isinstance(session_id, str) or not isinstance(token, str) or not 0 < len(session_id) <= _SESSION_ID_CHARS:
         return None
-    return session_id if hmac.compare_digest(token.encode(), session_token(session_id).encode()) else None
+    given = token.encode("utf-8", "surrogatepass")
+    return session_id if hmac.compare_digest(given, session_token(session_id).encode()) else None
 
 
 class SocketIOInput(RasaSocketIOInput):
