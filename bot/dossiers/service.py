@@ -334,20 +334,18 @@ class DossierLookup:
             return requester_ref(requester, self._salt)
         return self._sender(channel, sender_id)
 
-    def _lockout(self, asker: str, now: datetime) -> LockedOut | None:
-        """The requester's lock, if its own failures within the window reached the limit."""
+    def _requester_failures(self, asker: str, now: datetime) -> list[datetime]:
+        """Times of the requester's own failures within the window, oldest first (never anyone else's)."""
+        return self.store.failures_by_sender(asker, now - self.policy.window)
+
+    def _lockout(self, failures: list[datetime]) -> LockedOut | None:
+        """The requester's lock, if its own ``failures`` within the window reached the limit."""
         limit = self.policy.max_requester_failures
-        failures = self.store.failures_by_sender(asker, now - self.policy.window)
         if len(failures) < limit:
             return None
         # Locked until enough old failures leave the window to fall below the limit.
         oldest_counted = failures[len(failures) - limit]
         return LockedOut(oldest_counted + self.policy.window, "requester")
-
-    def _attempts_left(self, asker: str, now: datetime) -> int:
-        """Tries left to the requester: its own failures only, never anyone else's."""
-        failures = self.store.failures_by_sender(asker, now - self.policy.window)
-        return max(self.policy.max_requester_failures - len(failures), 0)
 
     def _unknown_codes_limited(self, now: datetime) -> bool:
         """Whether unknown-code lookups by everyone reached the global limit (answers are then merged)."""
@@ -378,11 +376,11 @@ class DossierLookup:
     def _failed(self, asker: str, now: datetime, answer: Callable[[int], LookupResult]) -> LookupResult:
         """The answer after a recorded failure: the lock once the requester's budget is spent, the merged
         "code or digits" answer while unknown codes are rate-limited, otherwise ``answer(attempts_left)``."""
-        left = self._attempts_left(asker, now)
-        if left <= 0:
-            locked = self._lockout(asker, now)
-            if locked is not None:
-                return locked
+        failures = self._requester_failures(asker, now)
+        locked = self._lockout(failures)
+        if locked is not None:
+            return locked
+        left = self.policy.max_requester_failures - len(failures)
         if self._unknown_codes_limited(now):
             return NotMatched(left)
         return answer(left)
@@ -417,7 +415,7 @@ class DossierLookup:
             audit("invalid_code", mask_text(str(code or ""))[:40], exc.reason)
             return InvalidCode(exc.user_message)
 
-        locked = self._lockout(asker, now)
+        locked = self._lockout(self._requester_failures(asker, now))
         if locked is not None:
             audit("locked_out", norm, f"reason={locked.reason}")
             return locked

@@ -79,10 +79,15 @@ def phone_last4(phone: str) -> str | None:
     return digits[-4:] if len(digits) >= 4 else None
 
 
+def _keyed_hex(message: bytes, salt: bytes | None) -> str:
+    """HMAC-SHA256 (hex) of ``message`` under ``salt``, or the server secret (:func:`phone_salt`)."""
+    key = salt if salt is not None else phone_salt()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 def hash_phone(phone: str, salt: bytes | None = None) -> str:
     """HMAC-SHA256 of the normalised phone number with the server secret (hex)."""
-    key = salt if salt is not None else phone_salt()
-    return hmac.new(key, normalize_phone(phone).encode("ascii"), hashlib.sha256).hexdigest()
+    return _keyed_hex(normalize_phone(phone).encode("ascii"), salt)
 
 
 def hash_last4(digits: str, salt: bytes | None = None) -> str:
@@ -90,8 +95,7 @@ def hash_last4(digits: str, salt: bytes | None = None) -> str:
 
     A distinct prefix keeps it from ever equalling :func:`hash_phone` of the same digits.
     """
-    key = salt if salt is not None else phone_salt()
-    return hmac.new(key, f"last4:{digits}".encode("ascii"), hashlib.sha256).hexdigest()
+    return _keyed_hex(f"last4:{digits}".encode("ascii"), salt)
 
 
 def last4_matches(record: DossierRecord, digits: str, salt: bytes | None = None) -> bool:
@@ -110,9 +114,7 @@ def last4_matches(record: DossierRecord, digits: str, salt: bytes | None = None)
 
 def sender_ref(channel: str, sender_id: str, salt: bytes | None = None) -> str:
     """A pseudonymous, stable reference to a conversation partner (its verified lookups, the audit log)."""
-    key = salt if salt is not None else phone_salt()
-    msg = f"sender:{channel}:{sender_id}".encode()
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+    return _keyed_hex(f"sender:{channel}:{sender_id}".encode(), salt)[:32]
 
 
 def requester_ref(requester: str, salt: bytes | None = None) -> str:
@@ -123,6 +125,4 @@ def requester_ref(requester: str, salt: bytes | None = None) -> str:
     one budget. The key must therefore be namespaced by its kind already (``bot.channels.inbound``'s
     ``rq:`` keys hash ``"ip:…"``, ``"telegram_ptb:…"``, …).
     """
-    key = salt if salt is not None else phone_salt()
-    msg = f"requester:{requester}".encode()
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+    return _keyed_hex(f"requester:{requester}".encode(), salt)[:32]

@@ -29,11 +29,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.config import PRIVATE_UMASK, settings
+from bot.dossiers.service import BUSY_MESSAGE
 
 logger = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Action-Token"
-BUSY_TEXT = "Dạ, hệ thống đang bận, anh/chị vui lòng thử lại sau ạ."
 
 
 def _action_call_problem(body: Any) -> str | None:
@@ -71,7 +71,7 @@ def make_executor_crash_proof() -> None:
             raise
         except Exception as exc:  # the citizen gets a reply whatever broke; the log gets no personal data
             logger.error("action %r failed: %s", str(action_call.get("next_action"))[:64], type(exc).__name__)
-            return {"events": [], "responses": [{"text": BUSY_TEXT}]}
+            return {"events": [], "responses": [{"text": BUSY_MESSAGE}]}
 
     run._crash_proof = True  # type: ignore[attr-defined]
     ActionExecutor.run = run  # type: ignore[method-assign]

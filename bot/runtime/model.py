@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT, settings
 
 MODELS_DIR = PROJECT_ROOT / "models"
 # A cache outside the work tree lets a fresh clone on the same machine skip training.
@@ -62,8 +62,6 @@ def rasa_env() -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PYTHONHASHSEED", "0")
     # Sanic reads SANIC_* variables into its config: the largest request body the Rasa server accepts.
-    from bot.config import settings
-
     env["SANIC_REQUEST_MAX_SIZE"] = str(settings().max_request_bytes)
     if not sys.stdout.isatty():
         # Progress bars redrawn thousands of times make CI logs unreadable.
