@@ -9,6 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.answers import ProcedureAdvisor, Reply
+from bot.channels.inbound import entity_text
 from bot.text import split_message
 
 # Chat apps read better in short messages; connectors split again at their own hard limits.
@@ -32,26 +33,15 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     dispatcher.utter_message(text=parts[-1], buttons=buttons or None)
 
 
-# Entity values are short (a code, a case number, a procedure's words); longer ones are not ours.
-MAX_ENTITY_CHARS = 300
-
-
 def first_entity(tracker: Tracker, name: str) -> str | None:
     """The first value of entity ``name`` in the latest user message, if any, as clean text.
 
-    A button payload typed by hand can carry any JSON value: only strings and numbers
-    of at most :data:`MAX_ENTITY_CHARS` characters, without lone surrogates, count.
+    A button payload typed by hand can carry any JSON value: only what
+    :func:`bot.channels.inbound.entity_text` accepts counts.
     """
     for entity in tracker.latest_message.get("entities") or []:
-        if not isinstance(entity, dict) or entity.get("entity") != name:
-            continue
-        value = entity.get("value")
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            return None
-        text = str(value)
-        if len(text) > MAX_ENTITY_CHARS or any("\ud800" <= ch <= "\udfff" for ch in text):
-            return None
-        return text
+        if isinstance(entity, dict) and entity.get("entity") == name:
+            return entity_text(entity.get("value"))
     return None
 
 

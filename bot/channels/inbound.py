@@ -32,10 +32,12 @@ import yaml
 from bot.config import PROJECT_ROOT, settings
 
 __all__ = [
+    "MAX_ENTITY_CHARS",
     "TOO_LONG_REPLY",
     "clean_text",
     "client_address",
     "conversation_id",
+    "entity_text",
     "platform_user_id",
     "requester_ref",
     "too_long",
@@ -45,7 +47,8 @@ __all__ = [
 
 # A button payload: "/intent" with an optional JSON object of entities (Rasa's own format).
 _PAYLOAD_RE = re.compile(r"/(?P<intent>[A-Za-z_][A-Za-z0-9_]{0,63})(?P<entities>\{.*\})?", re.DOTALL)
-_MAX_ENTITY_CHARS = 300
+# Entity values are short (a code, a case number, a procedure's words); longer ones are not ours.
+MAX_ENTITY_CHARS = 300
 # C0/C1 control characters except tab and newline, and lone UTF-16 surrogates.
 _UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -94,13 +97,20 @@ def _is_button_payload(text: str) -> bool:
     except (ValueError, RecursionError):
         return False
     return isinstance(values, dict) and all(
-        key in entities
-        and isinstance(value, (str, int, float))
-        and not isinstance(value, bool)
-        and len(str(value)) <= _MAX_ENTITY_CHARS
-        and not _UNWANTED.search(str(value))
-        for key, value in values.items()
+        key in entities and entity_text(value) is not None for key, value in values.items()
     )
+
+
+def entity_text(value: object) -> str | None:
+    """An entity value as text when it is one we could have sent, else None.
+
+    Strings and numbers (not booleans) of at most ``MAX_ENTITY_CHARS`` characters, without
+    control characters or lone surrogates: a payload typed by hand can carry any JSON value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = str(value)
+    return text if len(text) <= MAX_ENTITY_CHARS and not _UNWANTED.search(text) else None
 
 
 class _DigitTable(dict[int, int]):
@@ -129,7 +139,6 @@ def clean_text(text: str) -> str:
     if text.startswith("/") and not _is_button_payload(text):
         text = text.lstrip("/ ").strip()
     return text
-
 
 
 # Characters a client-chosen sender id may use: they need no escaping in a URL path, so the
