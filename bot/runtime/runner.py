@@ -174,7 +174,10 @@ def run() -> int:
         nonlocal stopping
         stopping = True
 
+    # SIGINT too: a process started in the background by a shell inherits SIGINT ignored, so
+    # without this `kill -INT` (a service manager's stop) would leave everything running.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         while not stopping and all(p.poll() is None for p in procs):
             time.sleep(0.5)
