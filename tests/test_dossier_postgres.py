@@ -4,6 +4,7 @@ behaviour on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -101,7 +102,8 @@ def test_migration_0005_hashes_the_phone_digits_and_keeps_the_history(
     # The migration's frozen HMAC agrees with bot.dossiers.source.hash_last4 and the configured salt.
     assert hashes == {DEMO: hash_last4("6789", b"migration-salt"), other: None}
     assert history == 2  # recreating "dossiers" must not cascade-delete its history
-    assert "6789" not in dump.replace(hashes[DEMO], "")
+    # The digits as a number of their own: a timestamp's microseconds may hold 6789 by chance.
+    assert not re.search(r"(?<![\d.,])6789(?!\d)", dump.replace(hashes[DEMO], ""))
     assert _diffs(engine) == []
     # The service, on the default salt (DOSSIER_PHONE_SALT), verifies against the migrated hash.
     store = DossierStore(engine)
