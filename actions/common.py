@@ -8,9 +8,9 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.answers import ProcedureAdvisor, Reply
-from bot.channels.inbound import entity_text
-from bot.text import split_message
+from bot.answers import ProcedureAdvisor
+from bot.replies import Reply
+from bot.text import entity_text, split_message
 
 # Chat apps read better in short messages; connectors split again at their own hard limits.
 MESSAGE_LIMIT = 1200
@@ -25,11 +25,15 @@ def advisor() -> ProcedureAdvisor:
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
-    """Send ``reply`` in chat-sized parts, the buttons with the last part."""
+    """Send ``reply`` in chat-sized parts, the buttons (and links, as Rasa's ``url`` buttons) with the last part.
+
+    The one way an action speaks: every action builds a :class:`Reply` with a renderer and sends it here.
+    """
     parts = split_message(reply.text, MESSAGE_LIMIT) or [""]
     for part in parts[:-1]:
         dispatcher.utter_message(text=part)
-    buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    buttons: list[dict[str, Any]] = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    buttons += [{"title": link.title, "url": link.url, "type": "web_url"} for link in reply.links]
     dispatcher.utter_message(text=parts[-1], buttons=buttons or None)
 
 
@@ -37,7 +41,7 @@ def first_entity(tracker: Tracker, name: str) -> str | None:
     """The first value of entity ``name`` in the latest user message, if any, as clean text.
 
     A button payload typed by hand can carry any JSON value: only what
-    :func:`bot.channels.inbound.entity_text` accepts counts.
+    :func:`bot.text.entity_text` accepts counts.
     """
     for entity in tracker.latest_message.get("entities") or []:
         if isinstance(entity, dict) and entity.get("entity") == name:

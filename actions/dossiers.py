@@ -14,19 +14,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import first_entity, latest_intent, send
-from bot.answers import Button, Reply, payload
-from bot.dossiers.codes import InvalidDossierCode, find_codes, normalize_code
-from bot.dossiers.service import (
-    BUSY_MESSAGE,
-    DossierLookup,
-    NotMatched,
-    Verified,
-    WrongPhone,
-    build_lookup,
-    format_result,
-    normalize_last4,
-)
-from bot.dossiers.status import DossierStatus, status_info
+from bot.dossiers import render
+from bot.dossiers.codes import InvalidDossierCode, find_codes, normalise_dossier_code
+from bot.dossiers.service import DossierLookup, Verified, build_lookup, normalize_last4
+from bot.dossiers.status import DossierStatus
+from bot.replies import Reply
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,10 +33,6 @@ NOT_AN_ANSWER_INTENTS = frozenset(
         "ask_processing_time", "ask_where", "ask_how_online", "ask_procedure_info",
     }
 )  # fmt: skip
-
-PHONE_DIGITS_PROMPT = (
-    "Dạ, anh/chị vui lòng nhập đúng 4 chữ số cuối của số điện thoại đã đăng ký trên hồ sơ (ví dụ: 6789) ạ."
-)
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +68,7 @@ async def _call_service(dispatcher: CollectingDispatcher, what: str, method: Cal
         return await asyncio.to_thread(method, *args)
     except Exception:  # the citizen sees a polite message whatever broke; the log has the detail
         logger.exception("dossier %s failed", what)
-        dispatcher.utter_message(text=BUSY_MESSAGE)
+        send(dispatcher, Reply(render.busy()))
         return None
 
 
@@ -97,9 +85,9 @@ class ValidateDossierForm(FormValidationAction):
         text = str(value or "")
         found = find_codes(text)
         try:
-            return {"dossier_code": normalize_code(found[0] if found else text)}
+            return {"dossier_code": normalise_dossier_code(found[0] if found else text)}
         except InvalidDossierCode as exc:
-            dispatcher.utter_message(text=exc.user_message)
+            send(dispatcher, Reply(render.invalid_code(exc)))
             return {"dossier_code": None}
 
     async def extract_phone_last4(
@@ -121,7 +109,7 @@ class ValidateDossierForm(FormValidationAction):
     ) -> dict[str, Any]:
         """Ask again when the answer held no 4 digits."""
         if value != DIGITS_RECEIVED:
-            dispatcher.utter_message(text=PHONE_DIGITS_PROMPT)
+            send(dispatcher, Reply(render.ask_phone_digits()))
             return {"phone_last4": None}
         return {"phone_last4": DIGITS_RECEIVED}
 
@@ -139,7 +127,7 @@ class ActionDossierStatus(Action):
             dispatcher.utter_message(response="utter_ask_dossier_code")
             return [SlotSet("phone_last4", None)]
         if not digits:
-            dispatcher.utter_message(text=PHONE_DIGITS_PROMPT)
+            send(dispatcher, Reply(render.ask_phone_digits()))
             return [SlotSet("phone_last4", None)]
         result = await _call_service(
             dispatcher, "lookup", partial(lookup().status, requester=_requester(tracker)),
@@ -149,14 +137,9 @@ class ActionDossierStatus(Action):
         events: list[EventType] = [SlotSet("phone_last4", None)]
         if result is None:
             return events
-        text = format_result(result)
+        send(dispatcher, render.lookup_reply(result))
         if isinstance(result, Verified):
-            send(dispatcher, Reply(text, (Button("Báo cho tôi khi có kết quả", payload("subscribe_dossier")),)))
             events.append(SlotSet("verified_dossier", result.view.code))
-        elif isinstance(result, (WrongPhone, NotMatched)) and result.attempts_left > 0:
-            dispatcher.utter_message(text=f"{text} Anh/chị vui lòng nhập lại 4 số cuối ạ.")
-        else:
-            dispatcher.utter_message(text=text)
         return events
 
 
@@ -169,15 +152,13 @@ class ActionSubscribeDossier(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         code = tracker.get_slot("verified_dossier") or tracker.get_slot("dossier_code")
         if not code:
-            dispatcher.utter_message(
-                text="Dạ, anh/chị vui lòng tra cứu và xác minh hồ sơ trước, rồi em sẽ đăng ký nhận thông báo ạ."
-            )
+            send(dispatcher, Reply(render.verify_before_subscribe()))
             return []
         result = await _call_service(
             dispatcher, "subscription", lookup().subscribe, code, _channel(tracker), tracker.sender_id
         )
         if result is not None:
-            dispatcher.utter_message(text=result.message)
+            send(dispatcher, Reply(render.subscription_text(result)))
         return []
 
 
@@ -193,7 +174,7 @@ class ActionUnsubscribeDossier(Action):
             dispatcher, "unsubscription", lookup().unsubscribe, code, _channel(tracker), tracker.sender_id
         )
         if result is not None:
-            dispatcher.utter_message(text=result.message)
+            send(dispatcher, Reply(render.subscription_text(result)))
         return []
 
 
@@ -207,7 +188,7 @@ class ActionNotifyDossierUpdate(Action):
         raw_code = first_entity(tracker, "dossier_code")
         status = _pushed_status(first_entity(tracker, "status"))
         try:
-            code = normalize_code(raw_code or "")
+            code = normalise_dossier_code(raw_code or "")
         except InvalidDossierCode:
             code = None
         if code is None or status is None:
@@ -220,8 +201,5 @@ class ActionNotifyDossierUpdate(Action):
         if not any(sub.sender_id == tracker.sender_id for sub in subscribers):
             logger.warning("dossier update ignored: the conversation does not follow this dossier")
             return []
-        info = status_info(status)
-        dispatcher.utter_message(
-            text=f"Dạ, hồ sơ {code} của anh/chị vừa chuyển sang trạng thái: {info.label}.\n{info.next_step}"
-        )
+        send(dispatcher, Reply(render.status_update(code, status)))
         return []

@@ -25,16 +25,16 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from bot.catalog.importer import import_portal  # noqa: E402
-from bot.catalog.schema import upgrade  # noqa: E402
 from bot.catalog.service import ProcedureCatalog  # noqa: E402
 from bot.db import make_engine  # noqa: E402
+from bot.db.schema import ensure_schema  # noqa: E402
 
 SNAPSHOT = ROOT.parent / "shared" / "portal-snapshot"
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 def run(label: str, engine: Engine) -> None:
-    upgrade(engine)
+    ensure_schema(engine)
     first = import_portal(SNAPSHOT, engine, progress=False)
     second = import_portal(SNAPSHOT, engine, progress=False)
     print(

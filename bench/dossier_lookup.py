@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from bot.db import make_engine
+from bot.db.schema import ensure_schema
 from bot.dossiers.demo import seed_demo
-from bot.dossiers.models import create_tables
 from bot.dossiers.service import DossierLookup, Verified
 from bot.dossiers.store import DossierStore
 from bot.privacy import mask_text
@@ -25,7 +25,7 @@ DEMO = "000.00.00.H99-261120-0001"
 def main(n: int = 300) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        create_tables(engine)
+        ensure_schema(engine)
         seed_demo(engine, salt=SALT)
         store = DossierStore(engine, SALT)
         lookup = DossierLookup(store, store, salt=SALT)

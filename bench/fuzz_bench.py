@@ -30,15 +30,15 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.catalog.loader import load_curated
-from bot.catalog.schema import upgrade
 from bot.channels.zalo import signature as zalo_signature
-from bot.config import settings
 from bot.db import make_engine
+from bot.db.schema import ensure_schema
 from bot.dossiers.demo import seed_demo
 from bot.dossiers.watcher import sign_webhook
 from bot.runtime.action_server import TOKEN_HEADER
 from bot.runtime.model import ensure_model
 from bot.runtime.runner import Ports, start_servers, stop_servers
+from bot.settings import settings
 
 PERSONAL = ["0912345678", "001099012345", "nguyenvana@example.com"]
 WORDS = ["xin chào", "đăng ký tạm trú cần giấy tờ gì", "6789", "tra cứu hồ sơ 000.00.00.H99-261120-0001",
@@ -167,7 +167,7 @@ def main() -> int:
         os.environ["ZALO_OAUTH_BASE"] = closed
         settings.cache_clear()
         engine = make_engine()
-        upgrade(engine)
+        ensure_schema(engine)
         load_curated(engine=engine)
         seed_demo(engine)
         engine.dispose()

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from webhook_bench import measure
 
-from bot.config import PROJECT_ROOT
 from bot.runtime.model import rasa_env, rasa_executable
 from bot.runtime.runner import Ports
+from bot.settings import PROJECT_ROOT
 
 
 def variants(epochs: int) -> dict[str, dict]:

@@ -26,11 +26,11 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.catalog.loader import load_curated
-from bot.catalog.schema import upgrade
-from bot.config import settings
 from bot.db import make_engine
+from bot.db.schema import ensure_schema
 from bot.runtime.model import ensure_model
 from bot.runtime.runner import Ports, start_servers, stop_servers
+from bot.settings import settings
 
 CONVERSATION = [
     "xin chào",
@@ -105,12 +105,13 @@ def _rss_mb(pid: int) -> float:
 async def _parse_ms(base: str, n: int = 100) -> float:
     """Median time of NLU alone (POST /model/parse), to tell NLU cost from the dialogue's."""
     timings = []
+    # Rasa's HTTP API needs the token (RASA_TOKEN).
+    token = settings().runtime.rasa_token.reveal()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         for i in range(n):
             started = time.perf_counter()
             body = {"text": CONVERSATION[i % len(CONVERSATION)]}
-            # Rasa's HTTP API needs the token (RASA_TOKEN).
-            async with session.post(f"{base}/model/parse", json=body, params={"token": settings().rasa_token}) as r:
+            async with session.post(f"{base}/model/parse", json=body, params={"token": token}) as r:
                 await r.json()
             timings.append(time.perf_counter() - started)
     return statistics.median(timings) * 1000
@@ -124,7 +125,7 @@ def measure(model: Path, users: list[int], seconds: float, ports: Ports) -> dict
         os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bot.db'}"
         settings.cache_clear()
         engine = make_engine()
-        upgrade(engine)
+        ensure_schema(engine)
         load_curated(engine=engine)
         engine.dispose()
         procs = start_servers(model, ports, log_dir=Path(tmp), tracker_db=Path(tmp) / "tracker.db")

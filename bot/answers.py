@@ -1,20 +1,22 @@
-"""Cited answers about procedures, composed from the catalogue (no Rasa imports).
+"""Cited answers about procedures: the renderer from catalogue records to a :class:`Reply` (no Rasa imports).
 
 Every figure in a reply comes from a :class:`~bot.catalog.domain.Procedure`;
 nothing here types a fee or a processing time by hand. Every answer about a
 procedure ends with its code, its source link and the date it was verified.
 When the catalogue does not know, the reply says so and points to the portal.
+The sentences themselves live in ``bot/wording/vi.yml`` (``procedure.*``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.catalog.domain import Fee, Method, Procedure
-from bot.config import settings
+from bot.catalog.domain import Fee, Procedure, SubmissionMethod
+from bot.replies import Button, Reply, human_button, payload
+from bot.settings import settings
+from bot.wording import text
 
 QUESTION_INTENTS = (
     "ask_documents",
@@ -27,37 +29,24 @@ QUESTION_INTENTS = (
 MAX_CHOICE_BUTTONS = 4
 PORTAL_HOME = "https://dichvucong.gov.vn"
 
-CHANNEL_LABELS = {"online": "Nộp trực tuyến", "direct": "Nộp trực tiếp", "postal": "Nộp qua bưu chính"}
-UNIT_LABELS = {"working_day": "ngày làm việc", "day": "ngày", "hour": "giờ"}
-LEVEL_LABELS = {"commune": "cấp xã", "province": "cấp tỉnh", "central": "cấp trung ương"}
-PORTAL_LABELS = {
-    "dichvucong": "Cổng Dịch vụ công quốc gia (dichvucong.gov.vn)",
-    "vneid": "ứng dụng định danh quốc gia VNeID",
-    "bocongan": "Cổng dịch vụ công Bộ Công an (dichvucong.bocongan.gov.vn)",
-}
+# Wording keys per catalogue value (literal keys, so tests/test_wording.py sees them used).
+METHOD_LABELS = {"online": "procedure.method.online", "direct": "procedure.method.direct",
+                 "postal": "procedure.method.postal"}  # fmt: skip
+METHOD_SHORT_LABELS = {"online": "procedure.method_short.online", "direct": "procedure.method_short.direct",
+                       "postal": "procedure.method_short.postal"}  # fmt: skip
+UNIT_LABELS = {"working_day": "procedure.time_unit.working_day", "day": "procedure.time_unit.day",
+               "hour": "procedure.time_unit.hour"}  # fmt: skip
+LEVEL_LABELS = {"commune": "procedure.level.commune", "province": "procedure.level.province",
+                "central": "procedure.level.central"}  # fmt: skip
+PORTAL_LABELS = {"dichvucong": "procedure.portal.dichvucong", "vneid": "procedure.portal.vneid",
+                 "bocongan": "procedure.portal.bocongan"}  # fmt: skip
 QUESTION_BUTTONS = (
-    ("ask_documents", "Giấy tờ cần chuẩn bị"),
-    ("ask_fee", "Lệ phí"),
-    ("ask_processing_time", "Thời gian giải quyết"),
-    ("ask_where", "Nộp ở đâu"),
-    ("ask_how_online", "Cách nộp trực tuyến"),
+    ("ask_documents", "procedure.question.ask_documents"),
+    ("ask_fee", "procedure.question.ask_fee"),
+    ("ask_processing_time", "procedure.question.ask_processing_time"),
+    ("ask_where", "procedure.question.ask_where"),
+    ("ask_how_online", "procedure.question.ask_how_online"),
 )
-
-
-@dataclass(frozen=True)
-class Button:
-    """A quick reply: the title shown and the payload sent back when pressed."""
-
-    title: str
-    payload: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A channel-neutral reply; connectors render buttons natively and split long text."""
-
-    text: str
-    buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,17 +71,17 @@ class CatalogLike(Protocol):
     def is_ambiguous(self, candidates: Sequence[CandidateLike]) -> bool: ...
 
 
-def payload(intent: str, **entities: str) -> str:
-    """A Rasa-style payload ``/intent{"entity": "value"}`` for a button."""
-    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}" if entities else f"/{intent}"
-
-
 # ---------------------------------------------------------------- formatting
+
+
+def method_label(kind: str) -> str:
+    """ "Nộp trực tuyến" for ``online``; an unknown kind as it is."""
+    return text(METHOD_LABELS[kind]) if kind in METHOD_LABELS else kind
 
 
 def format_vnd(amount: int) -> str:
     """10000 -> "10.000 đồng" (Vietnamese thousands separator)."""
-    return f"{amount:,}".replace(",", ".") + " đồng"
+    return text("procedure.amount_vnd", amount=f"{amount:,}".replace(",", "."))
 
 
 def format_number(value: float) -> str:
@@ -100,35 +89,35 @@ def format_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}".replace(".", ",")
 
 
-def format_time(method: Method) -> str:
+def format_time(method: SubmissionMethod) -> str:
     """Processing time with its unit, e.g. "7 ngày làm việc"; the note when the portal gives one."""
     parts = []
     if method.processing_time is not None and method.time_unit in UNIT_LABELS:
-        parts.append(f"{format_number(method.processing_time)} {UNIT_LABELS[method.time_unit]}")
+        parts.append(f"{format_number(method.processing_time)} {text(UNIT_LABELS[method.time_unit])}")
     if method.time_note:
         parts.append(method.time_note)
-    return "; ".join(parts) if parts else "chưa có thông tin"
+    return "; ".join(parts) if parts else text("common.unknown_value")
 
 
 def format_fee(fee: Fee) -> str:
     """One fee with its legal basis; says so when the figure comes from the law rather than the portal."""
-    amount = (
-        "mức thu không cố định" if fee.amount is None else ("miễn phí" if fee.amount == 0 else format_vnd(fee.amount))
-    )
-    text = amount + (f" — {fee.description}" if fee.description else "")
-    if fee.legal_basis:
-        text += f" (căn cứ: {fee.legal_basis}"
-        text += (
-            "; Cổng DVC quốc gia không nêu mức thu, em lấy theo văn bản này)" if fee.source == "legal_basis" else ")"
-        )
-    return text
+    if fee.amount is None:
+        amount = text("procedure.fee.variable")
+    else:
+        amount = text("procedure.fee.free") if fee.amount == 0 else format_vnd(fee.amount)
+    described = amount + (f" — {fee.description}" if fee.description else "")
+    if not fee.legal_basis:
+        return described
+    if fee.source == "legal_basis":
+        return text("procedure.fee.with_basis_from_law", fee=described, basis=fee.legal_basis)
+    return text("procedure.fee.with_basis", fee=described, basis=fee.legal_basis)
 
 
 def citation(proc: Procedure) -> str:
     """The trust line that ends every answer about a procedure."""
-    url = proc.source_url or settings().portal_procedure_url.format(code=proc.code)
-    verified = proc.verified_on.strftime("%d/%m/%Y") if proc.verified_on else "chưa xác minh"
-    return f"Mã thủ tục: {proc.code} · Nguồn: {url} · Cập nhật: {verified}"
+    url = proc.source_url or settings().catalog.portal_procedure_url.format(code=proc.code)
+    verified = proc.verified_on.strftime("%d/%m/%Y") if proc.verified_on else text("procedure.not_verified")
+    return text("procedure.citation", code=proc.code, url=url, verified=verified)
 
 
 def _with_citation(proc: Procedure, body: str) -> str:
@@ -139,7 +128,7 @@ def _agency(proc: Procedure) -> str | None:
     agency = proc.competent or (proc.implementing[0] if proc.implementing else None)
     if agency is None:
         return None
-    level = LEVEL_LABELS.get(agency.level)
+    level = text(LEVEL_LABELS[agency.level]) if agency.level in LEVEL_LABELS else None
     name = agency.name
     return name if not level or level.split()[-1] in name.lower() else f"{name} ({level})"
 
@@ -150,21 +139,22 @@ def _agency(proc: Procedure) -> str | None:
 def documents(proc: Procedure, case_index: int | None = None) -> Reply:
     """The documents to prepare, for one situation; other situations offered as buttons."""
     if not proc.cases:
-        return _unknown_detail(proc, "thành phần hồ sơ")
+        return _unknown_detail(proc, text("procedure.topic.documents"))
     index = case_index if case_index is not None and 0 <= case_index < len(proc.cases) else None
     case = proc.cases[index] if index is not None else proc.common_case
     assert case is not None
-    lines = [f"Dạ, để làm thủ tục {proc.name}, anh/chị chuẩn bị các giấy tờ sau:"]
     if len(proc.cases) > 1:
-        lines[0] = f"Dạ, thủ tục {proc.name} — trường hợp: {case.name}. Anh/chị chuẩn bị:"
+        lines = [text("procedure.documents.intro_case", name=proc.name, case=case.name)]
+    else:
+        lines = [text("procedure.documents.intro", name=proc.name)]
     lines += [f"• {_document_line(d.name, d.originals, d.copies, d.e_form, d.note)}" for d in case.documents]
     if not case.documents:
-        lines.append("• Trường hợp này không yêu cầu nộp giấy tờ kèm theo.")
+        lines.append(f"• {text('procedure.documents.none_required')}")
     buttons: list[Button] = []
     others = [(i, c) for i, c in enumerate(proc.cases) if c is not case]
     if others:
         lines.append("")
-        lines.append(f"Thủ tục này còn {len(others)} trường hợp khác; anh/chị chọn nếu đúng với mình ạ.")
+        lines.append(text("procedure.documents.other_cases", count=len(others)))
         for i, other in others[:MAX_CHOICE_BUTTONS]:
             buttons.append(Button(_short(other.name), payload("ask_documents", procedure_code=proc.code, case=str(i))))
     return Reply(_with_citation(proc, "\n".join(lines)), tuple(buttons))
@@ -173,36 +163,35 @@ def documents(proc: Procedure, case_index: int | None = None) -> Reply:
 def _document_line(name: str, originals: int, copies: int, e_form: bool, note: str | None) -> str:
     counts = []
     if originals:
-        counts.append(f"{originals} bản chính")
+        counts.append(text("procedure.documents.originals", count=originals))
     if copies:
-        counts.append(f"{copies} bản sao")
-    text = name.rstrip(" .;")
+        counts.append(text("procedure.documents.copies", count=copies))
+    line = name.rstrip(" .;")
     if counts:
-        text += f" ({', '.join(counts)})"
+        line += f" ({', '.join(counts)})"
     if e_form:
-        text += " — có biểu mẫu điện tử khi nộp trực tuyến"
+        line += f" — {text('procedure.documents.e_form')}"
     if note:
-        text += f". {note}"
-    return text
+        line += f". {note}"
+    return line
 
 
 def fees(proc: Procedure) -> Reply:
-    """Fees per channel with their legal basis; plain words when the procedure is free."""
+    """Fees per submission method with their legal basis; plain words when the procedure is free."""
     methods = [m for m in proc.methods if m.fees or proc.origin == "curated"]
     if not methods:
-        return _unknown_detail(proc, "phí, lệ phí")
+        return _unknown_detail(proc, text("procedure.topic.fees"))
     if all(m.is_free or not m.fees for m in methods) and proc.origin == "curated":
-        body = f"Dạ, thủ tục {proc.name} không mất phí, lệ phí ạ."
-        return Reply(_with_citation(proc, body))
-    lines = [f"Dạ, phí, lệ phí của thủ tục {proc.name}:"]
-    # Channels with the same fees share one entry, so a long fee list is not repeated per channel.
+        return Reply(_with_citation(proc, text("procedure.fees.free", name=proc.name)))
+    lines = [text("procedure.fees.intro", name=proc.name)]
+    # Methods with the same fees share one entry, so a long fee list is not repeated per method.
     groups: dict[tuple[Fee, ...], list[str]] = {}
     for m in methods:
-        groups.setdefault(m.fees, []).append(m.channel)
-    for group_fees, channels in groups.items():
-        label = _channels_label(channels)
+        groups.setdefault(m.fees, []).append(m.kind)
+    for group_fees, kinds in groups.items():
+        label = _methods_label(kinds)
         if not group_fees:
-            lines.append(f"• {label}: không mất phí.")
+            lines.append(f"• {text('procedure.fees.method_free', methods=label)}")
         elif len(group_fees) == 1:
             lines.append(f"• {label}: {format_fee(group_fees[0])}")
         else:
@@ -210,14 +199,14 @@ def fees(proc: Procedure) -> Reply:
             lines += [f"   – {format_fee(f)}" for f in group_fees]
     cheaper = _online_saving(proc)
     if cheaper:
-        lines.append(f"\nNộp trực tuyến tiết kiệm hơn {format_vnd(cheaper)} so với nộp trực tiếp ạ.")
+        lines.append(f"\n{text('procedure.fees.online_saving', amount=format_vnd(cheaper))}")
     return Reply(_with_citation(proc, "\n".join(lines)))
 
 
-def _channels_label(channels: list[str]) -> str:
-    """ "Nộp trực tuyến", or "Nộp trực tuyến, trực tiếp" for channels that share their fees."""
-    labels = [CHANNEL_LABELS.get(c, c) for c in channels]
-    return labels[0] + "".join(", " + label.removeprefix("Nộp ").lower() for label in labels[1:])
+def _methods_label(kinds: list[str]) -> str:
+    """ "Nộp trực tuyến", or "Nộp trực tuyến, trực tiếp" for methods that share their fees."""
+    rest = [text(METHOD_SHORT_LABELS[k]) if k in METHOD_SHORT_LABELS else k.lower() for k in kinds[1:]]
+    return method_label(kinds[0]) + "".join(", " + label for label in rest)
 
 
 def _online_saving(proc: Procedure) -> int | None:
@@ -229,13 +218,13 @@ def _online_saving(proc: Procedure) -> int | None:
 
 
 def processing_time(proc: Procedure) -> Reply:
-    """Processing time per channel, with working days and calendar days told apart."""
+    """Processing time per submission method, with working days and calendar days told apart."""
     if not proc.methods:
-        return _unknown_detail(proc, "thời gian giải quyết")
-    lines = [f"Dạ, thời gian giải quyết thủ tục {proc.name}:"]
-    lines += [f"• {CHANNEL_LABELS.get(m.channel, m.channel)}: {format_time(m)}" for m in proc.methods]
+        return _unknown_detail(proc, text("procedure.topic.time"))
+    lines = [text("procedure.time.intro", name=proc.name)]
+    lines += [f"• {method_label(m.kind)}: {format_time(m)}" for m in proc.methods]
     if any(m.time_unit == "working_day" for m in proc.methods):
-        lines.append("\n(Ngày làm việc không tính thứ Bảy, Chủ nhật và ngày lễ, Tết.)")
+        lines.append(f"\n{text('procedure.time.working_days_note')}")
     return Reply(_with_citation(proc, "\n".join(lines)))
 
 
@@ -243,18 +232,16 @@ def where(proc: Procedure) -> Reply:
     """The competent agency at its level after the 2025 two-tier reform, and the ways to file."""
     agency = _agency(proc)
     if not agency:
-        return _unknown_detail(proc, "cơ quan giải quyết")
-    lines = [f"Dạ, thủ tục {proc.name} do {agency} giải quyết."]
+        return _unknown_detail(proc, text("procedure.topic.agency"))
+    lines = [text("procedure.where.agency", name=proc.name, agency=agency)]
     implementing = [a.name for a in proc.implementing if not proc.competent or a.name != proc.competent.name]
     if implementing:
-        lines.append(f"Cơ quan tiếp nhận, thực hiện: {', '.join(implementing)}.")
-    channels = [
-        CHANNEL_LABELS[m.channel].removeprefix("Nộp ").lower() for m in proc.methods if m.channel in CHANNEL_LABELS
-    ]
-    if channels:
-        lines.append(f"Anh/chị có thể nộp hồ sơ: {', '.join(channels)}.")
+        lines.append(text("procedure.where.implementing", agencies=", ".join(implementing)))
+    kinds = [text(METHOD_SHORT_LABELS[m.kind]) for m in proc.methods if m.kind in METHOD_SHORT_LABELS]
+    if kinds:
+        lines.append(text("procedure.where.methods", methods=", ".join(kinds)))
     if proc.method("online"):
-        lines.append("Nộp trực tuyến thì không phải đến cơ quan để nộp hồ sơ ạ.")
+        lines.append(text("procedure.where.online_no_visit"))
     return Reply(_with_citation(proc, "\n".join(lines)))
 
 
@@ -262,74 +249,65 @@ def how_online(proc: Procedure) -> Reply:
     """How to file online: where, whether fully online (toàn trình), and the steps."""
     online = proc.method("online")
     if not online and proc.online_level == "none":
-        body = (
-            f"Dạ, hiện thủ tục {proc.name} chưa hỗ trợ nộp hồ sơ trực tuyến; "
-            "anh/chị vui lòng nộp trực tiếp hoặc qua bưu chính (nếu có) ạ."
-        )
-        return Reply(_with_citation(proc, body))
-    portals = [PORTAL_LABELS[p] for p in proc.online_portals if p in PORTAL_LABELS] or [PORTAL_LABELS["dichvucong"]]
-    level = {
-        "full": "Thủ tục này làm được toàn trình trực tuyến: nộp hồ sơ, nộp phí và nhận kết quả đều qua mạng.",
-        "partial": "Thủ tục này mới trực tuyến một phần: anh/chị nộp hồ sơ qua mạng, "
-        "nhưng vẫn cần đến cơ quan ở một bước (ví dụ đối chiếu giấy tờ hoặc nhận kết quả).",
-    }.get(proc.online_level, "")
-    lines = [f"Dạ, anh/chị có thể nộp trực tuyến thủ tục {proc.name} qua {' hoặc '.join(portals)}."]
+        return Reply(_with_citation(proc, text("procedure.online.unsupported", name=proc.name)))
+    portals = [text(PORTAL_LABELS[p]) for p in proc.online_portals if p in PORTAL_LABELS] or [
+        text("procedure.portal.dichvucong")
+    ]
+    level = {"full": "procedure.online.level_full", "partial": "procedure.online.level_partial"}.get(proc.online_level)
+    lines = [text("procedure.online.intro", name=proc.name, portals=f" {text('common.or')} ".join(portals))]
     if level:
-        lines.append(level)
+        lines.append(text(level))
     lines += [
-        "Các bước:",
-        "1. Đăng nhập bằng tài khoản định danh điện tử VNeID (mức 2).",
-        f"2. Tìm thủ tục theo mã {proc.code} hoặc theo tên.",
-        "3. Điền tờ khai điện tử, tải lên ảnh chụp hoặc bản điện tử của giấy tờ.",
-        "4. Nộp phí, lệ phí trực tuyến (nếu có) và ghi lại mã hồ sơ để tra cứu.",
+        text("procedure.online.steps"),
+        text("procedure.online.step_login"),
+        text("procedure.online.step_find", code=proc.code),
+        text("procedure.online.step_fill"),
+        text("procedure.online.step_pay"),
     ]
     if online:
-        extra = [f"thời gian giải quyết {format_time(online)}"]
+        extra = [text("procedure.online.detail_time", time=format_time(online))]
         if online.fees:
-            extra.append("lệ phí " + "; ".join(format_fee(f) for f in online.fees))
-        lines.append("\nKhi nộp trực tuyến: " + ", ".join(extra) + ".")
+            extra.append(text("procedure.online.detail_fee", fees="; ".join(format_fee(f) for f in online.fees)))
+        lines.append(f"\n{text('procedure.online.when_online', details=', '.join(extra))}")
     return Reply(_with_citation(proc, "\n".join(lines)))
 
 
 def overview(proc: Procedure) -> Reply:
     """A short summary with documents, fee, time and place in brief, and buttons to go deeper."""
     if not proc.is_detailed:
-        return _unknown_detail(proc, "hướng dẫn chi tiết")
-    lines = [f"Dạ, thủ tục {proc.name}:"]
+        return _unknown_detail(proc, text("procedure.topic.overview"))
+    lines = [text("procedure.overview.intro", name=proc.name)]
     agency = _agency(proc)
     if agency:
-        lines.append(f"• Nơi giải quyết: {agency}.")
+        lines.append(f"• {text('procedure.overview.agency', agency=agency)}")
     case = proc.common_case
     if case:
-        lines.append(f"• Giấy tờ: {len(case.documents)} loại (trường hợp phổ biến: {_short(case.name, 80)}).")
+        lines.append(
+            f"• {text('procedure.overview.documents', count=len(case.documents), case=_short(case.name, 80))}"
+        )
     first = proc.method("online") or (proc.methods[0] if proc.methods else None)
     if first:
-        lines.append(f"• Thời gian: {format_time(first)} ({CHANNEL_LABELS.get(first.channel, '').lower()}).")
+        method = method_label(first.kind).lower() if first.kind in METHOD_LABELS else ""
+        lines.append(f"• {text('procedure.overview.time', time=format_time(first), method=method)}")
         if first.fees:
-            lines.append(f"• Lệ phí: {'; '.join(format_fee(f) for f in first.fees[:2])}.")
+            lines.append(f"• {text('procedure.overview.fee', fees='; '.join(format_fee(f) for f in first.fees[:2]))}")
         elif proc.origin == "curated":
-            lines.append("• Lệ phí: không mất phí.")
-    lines.append(
-        {"full": "• Làm được toàn trình trực tuyến.", "partial": "• Nộp trực tuyến được một phần."}.get(
-            proc.online_level, "• Chưa hỗ trợ nộp trực tuyến."
-        )
-    )
-    lines.append("\nAnh/chị muốn xem chi tiết phần nào ạ?")
-    buttons = tuple(Button(title, payload(intent, procedure_code=proc.code)) for intent, title in QUESTION_BUTTONS)
+            lines.append(f"• {text('procedure.overview.fee_free')}")
+    online = {"full": "procedure.overview.online_full", "partial": "procedure.overview.online_partial"}
+    lines.append(f"• {text(online.get(proc.online_level, 'procedure.overview.online_none'))}")
+    lines.append(f"\n{text('procedure.overview.which_detail')}")
+    buttons = tuple(Button(text(key), payload(intent, procedure_code=proc.code)) for intent, key in QUESTION_BUTTONS)
     return Reply(_with_citation(proc, "\n".join(lines)), buttons)
 
 
-def _unknown_detail(proc: Procedure, what: str) -> Reply:
-    body = (
-        f"Dạ, em chưa có thông tin đã xác minh về {what} của thủ tục {proc.name}. "
-        f"Anh/chị vui lòng xem chi tiết trên Cổng Dịch vụ công quốc gia hoặc hỏi cán bộ hỗ trợ ạ."
-    )
-    return Reply(_with_citation(proc, body), (Button("Gặp cán bộ hỗ trợ", payload("request_human")),))
+def _unknown_detail(proc: Procedure, topic: str) -> Reply:
+    body = text("procedure.unknown_detail", topic=topic, name=proc.name)
+    return Reply(_with_citation(proc, body), (human_button(),))
 
 
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _short(value: str, limit: int = 60) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
 ANSWERERS = {
@@ -347,19 +325,12 @@ ANSWERERS = {
 
 def ask_which_procedure() -> Reply:
     """No procedure named and none earlier in the conversation."""
-    return Reply(
-        "Dạ, anh/chị đang hỏi về thủ tục nào ạ? Ví dụ: đăng ký tạm trú, cấp thẻ căn cước, đổi giấy phép lái xe."
-    )
+    return Reply(text("procedure.ask_which"))
 
 
 def unknown_procedure(mention: str) -> Reply:
     """The catalogue does not know the procedure: say so, point to the portal, offer a human."""
-    return Reply(
-        f'Dạ, em chưa tìm thấy thủ tục "{_short(mention, 80)}" trong danh mục em nắm được. '
-        f"Anh/chị có thể tra cứu tại {PORTAL_HOME} (mục Thủ tục hành chính), "
-        "hoặc để em chuyển anh/chị tới cán bộ hỗ trợ ạ.",
-        (Button("Gặp cán bộ hỗ trợ", payload("request_human")),),
-    )
+    return Reply(text("procedure.unknown", mention=_short(mention, 80), portal=PORTAL_HOME), (human_button(),))
 
 
 def choose_procedure(intent: str, candidates: Sequence[CandidateLike]) -> Reply:
@@ -367,7 +338,7 @@ def choose_procedure(intent: str, candidates: Sequence[CandidateLike]) -> Reply:
     buttons = tuple(
         Button(_short(c.name), payload(intent, procedure_code=c.code)) for c in candidates[:MAX_CHOICE_BUTTONS]
     )
-    return Reply("Dạ, anh/chị muốn hỏi thủ tục nào dưới đây ạ?", buttons)
+    return Reply(text("procedure.choose"), buttons)
 
 
 class ProcedureAdvisor:

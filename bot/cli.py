@@ -22,6 +22,7 @@ from types import ModuleType
 
 import bot
 from bot.catalog.errors import CatalogError
+from bot.settings import PRIVATE_UMASK, SettingsError, settings, validate
 
 
 def _group_modules() -> list[ModuleType]:
@@ -39,12 +40,15 @@ def _group_modules() -> list[ModuleType]:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from bot.catalog.schema import current_revision, upgrade
     from bot.db import make_engine
+    from bot.db.schema import current_revision, ensure_schema, upgrade
 
     engine = make_engine(args.database_url)
     try:
-        upgrade(engine, args.revision)
+        if args.revision == "head":
+            ensure_schema(engine)
+        else:
+            upgrade(engine, args.revision)
         print(f"database at revision {current_revision(engine)}")
     finally:
         engine.dispose()
@@ -52,8 +56,8 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _db_current(args: argparse.Namespace) -> int:
-    from bot.catalog.schema import current_revision, head_revision
     from bot.db import make_engine
+    from bot.db.schema import current_revision, head_revision
 
     engine = make_engine(args.database_url)
     try:
@@ -64,7 +68,7 @@ def _db_current(args: argparse.Namespace) -> int:
 
 
 def _db_revision(args: argparse.Namespace) -> int:
-    from bot.catalog.schema import make_revision
+    from bot.db.schema import make_revision
 
     path = make_revision(args.message, autogenerate=not args.empty, rev_id=args.rev_id)
     print(f"new migration: {path} (review it before committing)")
@@ -72,7 +76,7 @@ def _db_revision(args: argparse.Namespace) -> int:
 
 
 def _register_db(subparsers: argparse._SubParsersAction) -> None:
-    db = subparsers.add_parser("db", help="database schema (Alembic migrations in bot/migrations)")
+    db = subparsers.add_parser("db", help="database schema (Alembic migrations in bot/db/migrations)")
     sub = db.add_subparsers(dest="command", required=True)
     up = sub.add_parser("upgrade", help="migrate the database to the newest schema")
     up.add_argument("revision", nargs="?", default="head")
@@ -86,13 +90,41 @@ def _register_db(subparsers: argparse._SubParsersAction) -> None:
     rev.set_defaults(func=_db_revision)
 
 
+def _config_show(args: argparse.Namespace) -> int:
+    from bot.settings import show
+
+    print(show())
+    return 0
+
+
+def _config_markdown(args: argparse.Namespace) -> int:
+    from bot.settings import markdown, update_readme
+
+    if args.update:
+        print("README.md updated" if update_readme() else "README.md already up to date")
+    else:
+        print(markdown())
+    return 0
+
+
+def _register_config(subparsers: argparse._SubParsersAction) -> None:
+    config = subparsers.add_parser("config", help="settings: every environment variable (bot/settings.py)")
+    sub = config.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="each variable's value or default and where it came from (secrets masked)")
+    show.set_defaults(func=_config_show)
+    md = sub.add_parser("markdown", help="the README's configuration table")
+    md.add_argument("--update", action="store_true", help="rewrite the table in README.md instead of printing it")
+    md.set_defaults(func=_config_markdown)
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, tuple[type[BaseException], ...]]:
     """The full parser, and the exception classes to report without a traceback."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Trợ lý Dịch vụ công: administration commands")
     parser.add_argument("--database-url", default=None, help="database to use (default: DATABASE_URL, else var/bot.db)")
     subparsers = parser.add_subparsers(dest="group", required=True)
     _register_db(subparsers)
-    user_errors: list[type[BaseException]] = [CatalogError]
+    _register_config(subparsers)
+    user_errors: list[type[BaseException]] = [CatalogError, SettingsError]
     for module in _group_modules():
         module.register(subparsers)
         user_errors += list(getattr(module, "USER_ERRORS", ()))
@@ -101,18 +133,19 @@ def build_parser() -> tuple[argparse.ArgumentParser, tuple[type[BaseException], 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (2 on a known error, printed as one line)."""
-    from bot.config import PRIVATE_UMASK
-
     # Databases, exports and secrets written by any command are readable by their owner only.
     os.umask(PRIVATE_UMASK)
     parser, user_errors = build_parser()
     args = parser.parse_args(argv)
+    from bot.db.schema import SchemaError  # imported after parsing: keeps `--help` free of Alembic
+
+    user_errors = (*user_errors, SchemaError)
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
-        from bot.config import settings
-
         settings.cache_clear()
     try:
+        # A wrong variable stops every command here, with one line naming it.
+        validate()
         return int(args.func(args) or 0)
     except user_errors as exc:
         lines = str(exc).splitlines() or [type(exc).__name__]

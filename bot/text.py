@@ -21,6 +21,25 @@ _SPACE_RE = re.compile(r"\s+")
 _D_TABLE = str.maketrans({"đ": "d", "Đ": "D"})
 
 
+# C0/C1 control characters except tab and newline, and lone UTF-16 surrogates: nothing a citizen types.
+UNWANTED_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Entity values are short (a code, a case number, a procedure's words); longer ones are not ours.
+MAX_ENTITY_CHARS = 300
+
+
+def entity_text(value: object) -> str | None:
+    """An entity value as text when it is one we could have sent, else None.
+
+    Strings and numbers (not booleans) of at most ``MAX_ENTITY_CHARS`` characters, without
+    control characters or lone surrogates: a payload typed by hand can carry any JSON value.
+    Used by the channels (button payloads) and the actions (entities from the tracker).
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = str(value)
+    return text if len(text) <= MAX_ENTITY_CHARS and not UNWANTED_CHARS.search(text) else None
+
+
 def nfc(text: str) -> str:
     """Return ``text`` in Unicode NFC (iPhone keyboards often send NFD)."""
     return unicodedata.normalize("NFC", text)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
 CHROMIUM_FLAGS = (

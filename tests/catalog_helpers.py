@@ -42,7 +42,7 @@ def curated_record(code: str = "1.004222", province: str | None = None, **change
         ],
         "methods": [
             {
-                "channel": "online",
+                "kind": "online",
                 "processing_time": 7,
                 "time_unit": "working_day",
                 "time_note": None,
@@ -55,7 +55,7 @@ def curated_record(code: str = "1.004222", province: str | None = None, **change
                     }
                 ],
             },
-            {"channel": "direct", "processing_time": 0.5, "time_unit": "day", "fees": []},
+            {"kind": "direct", "processing_time": 0.5, "time_unit": "day", "fees": []},
         ],
         "steps": ["Chuẩn bị hồ sơ.", "Nộp hồ sơ.", "Nhận kết quả."],
         "legal_basis": [{"code": "01/2099/QH99", "title": "Luật Thử nghiệm"}],

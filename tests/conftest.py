@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from bot.config import PROJECT_ROOT, settings
 from bot.db import make_engine
+from bot.db.schema import ensure_schema
+from bot.settings import PROJECT_ROOT, settings
 
 SHARED_DIR = Path(os.environ.get("SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 SNAPSHOT_DIR = SHARED_DIR / "portal-snapshot"
@@ -38,8 +40,11 @@ def pages_dir() -> Path:
 
 
 @pytest.fixture
-def pg_schema_engine() -> Iterator[Engine]:
-    """An engine whose search_path is a fresh schema in the test database; skipped without PostgreSQL."""
+def pg_empty_engine() -> Iterator[Engine]:
+    """An engine whose search_path is a fresh, empty schema in the test database; skipped without PostgreSQL.
+
+    For migration tests; everything else takes :func:`pg_schema_engine`.
+    """
     admin = create_engine(PG_URL, future=True)
     try:
         with admin.connect() as conn:
@@ -61,15 +66,39 @@ def pg_schema_engine() -> Iterator[Engine]:
 
 
 @pytest.fixture
+def pg_schema_engine(pg_empty_engine: Engine) -> Engine:
+    """A fresh PostgreSQL schema at the newest revision (:func:`bot.db.schema.ensure_schema`)."""
+    ensure_schema(pg_empty_engine)
+    return pg_empty_engine
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite database URL in a temporary folder."""
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file brought to the newest schema once per session by ``ensure_schema``; copied by :func:`engine`."""
+    path = tmp_path_factory.mktemp("schema") / "migrated.db"
+    ensure_schema(f"sqlite:///{path}")  # disposes of its engine: the WAL is checkpointed into the file
+    return path
+
+
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    """A fresh SQLite engine; disposed after the test."""
+def engine(sqlite_url: str, migrated_sqlite_template: Path) -> Iterator[Engine]:
+    """A fresh SQLite database at the newest schema (at ``sqlite_url``); disposed after the test."""
+    shutil.copyfile(migrated_sqlite_template, sqlite_url.removeprefix("sqlite:///"))
     eng = make_engine(sqlite_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def empty_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, empty SQLite engine (no tables, no revision), for migration tests; disposed after the test."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     yield eng
     eng.dispose()
 
@@ -126,7 +155,6 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
     from channel_fakes import FakeTelegram, FakeZalo, ThreadedApp, free_port
 
     from bot.catalog.loader import load_curated
-    from bot.catalog.schema import upgrade
     from bot.dossiers.demo import seed_demo
     from bot.runtime.model import ensure_model
     from bot.runtime.runner import Ports, start_servers, stop_servers
@@ -160,11 +188,11 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    _clear_setting_caches()
+    settings.cache_clear()
     procs = []
     try:
         engine = make_engine(url)
-        upgrade(engine)
+        ensure_schema(engine)
         load_curated(engine=engine)
         seed_demo(engine)
         engine.dispose()
@@ -179,18 +207,10 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        _clear_setting_caches()
+        settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
 def running_bot(running_bot_parts: RunningBot) -> str:
     """The running assistant's Rasa base URL (see :func:`running_bot_parts`)."""
     return running_bot_parts.rasa_url
-
-
-def _clear_setting_caches() -> None:
-    from bot.dossiers.config import dossier_settings
-
-    settings.cache_clear()
-    if hasattr(dossier_settings, "cache_clear"):
-        dossier_settings.cache_clear()

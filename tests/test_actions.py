@@ -24,9 +24,9 @@ from actions.fallback import ActionFallbackLadder, ActionRequestHuman
 from actions.procedures import ActionAnswerProcedure
 from bot.answers import ProcedureAdvisor
 from bot.catalog.loader import load_curated
-from bot.catalog.schema import upgrade
 from bot.catalog.service import ProcedureCatalog
 from bot.db import make_engine
+from bot.db.schema import ensure_schema
 
 CITATION = re.compile(r"Mã thủ tục: \d\.\d{6} · Nguồn: https?://\S+ · Cập nhật: \d{2}/\d{2}/\d{4}")
 
@@ -34,7 +34,7 @@ CITATION = re.compile(r"Mã thủ tục: \d\.\d{6} · Nguồn: https?://\S+ · C
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcedureCatalog]:
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('actions') / 'bot.db'}")
-    upgrade(engine)
+    ensure_schema(engine)
     load_curated(engine=engine)
     yield ProcedureCatalog(engine)
     engine.dispose()
@@ -46,7 +46,6 @@ def _services(catalog: ProcedureCatalog, monkeypatch: pytest.MonkeyPatch, engine
     from bot.dossiers.demo import seed_demo
     from bot.dossiers.service import build_lookup
 
-    upgrade(engine)
     seed_demo(engine)
     lookup = build_lookup(engine)
     monkeypatch.setattr(actions.dossiers, "lookup", lambda: lookup)
@@ -115,8 +114,22 @@ def test_each_question_is_answered_with_a_citation(intent: str) -> None:
 
 
 def test_fee_free_procedure_says_so_plainly() -> None:
+    messages, _ = run(
+        ActionAnswerProcedure(), tracker("đăng ký kết hôn có mất tiền không", "ask_fee", proc_entity("đăng ký kết hôn"))
+    )
+    text = text_of(messages)
+    assert "1.000894" in text and CITATION.search(text)
+    assert text.startswith("Dạ, thủ tục ") and "không mất phí, lệ phí ạ." in text, text
+    assert "đồng" not in text and "•" not in text  # one plain sentence, no per-method fee list
+
+
+def test_fee_free_only_in_some_cases_is_not_called_free() -> None:
+    # Registering a death is free on time; late, the province sets the fee: the answer keeps both apart.
     messages, _ = run(ActionAnswerProcedure(), tracker("khai tử có mất tiền không", "ask_fee", proc_entity("khai tử")))
-    assert "1.000656" in text_of(messages)
+    text = text_of(messages)
+    assert "1.000656" in text and CITATION.search(text)
+    assert "miễn phí" in text and "mức thu không cố định" in text
+    assert "không mất phí" not in text
 
 
 def test_code_button_and_case_button() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.answers import documents, fees, format_vnd, processing_time
-from bot.catalog.domain import Case, Document, Fee, Method, Procedure
+from bot.catalog.domain import Case, Document, Fee, Procedure, SubmissionMethod
 
 FEE = Fee(amount=None, description="Mức thu do HĐND tỉnh quy định", legal_basis="85/2019/TT-BTC", source="legal_basis")
 
@@ -23,7 +23,7 @@ def proc(**kw: object) -> Procedure:
 
 
 def test_shared_fees_are_listed_once_and_varying_fee_is_not_free() -> None:
-    p = proc(methods=(Method("online", 3, fees=(FEE,)), Method("direct", 3, fees=(FEE,))))
+    p = proc(methods=(SubmissionMethod("online", 3, fees=(FEE,)), SubmissionMethod("direct", 3, fees=(FEE,))))
     text = fees(p).text
     assert text.count("85/2019/TT-BTC") == 1
     assert "Nộp trực tuyến, trực tiếp" in text
@@ -32,18 +32,18 @@ def test_shared_fees_are_listed_once_and_varying_fee_is_not_free() -> None:
 
 
 def test_free_procedure_and_online_saving() -> None:
-    assert "không mất phí" in fees(proc(methods=(Method("direct", 1, fees=()),))).text
+    assert "không mất phí" in fees(proc(methods=(SubmissionMethod("direct", 1, fees=()),))).text
     cheaper = proc(
         methods=(
-            Method("online", 7, fees=(Fee(10000, "", "75/2022/TT-BTC"),)),
-            Method("direct", 7, fees=(Fee(20000, "", "75/2022/TT-BTC"),)),
+            SubmissionMethod("online", 7, fees=(Fee(10000, "", "75/2022/TT-BTC"),)),
+            SubmissionMethod("direct", 7, fees=(Fee(20000, "", "75/2022/TT-BTC"),)),
         )
     )
     assert f"tiết kiệm hơn {format_vnd(10000)}" in fees(cheaper).text
 
 
 def test_working_days_are_explained() -> None:
-    text = processing_time(proc(methods=(Method("online", 0.5, "working_day"),))).text
+    text = processing_time(proc(methods=(SubmissionMethod("online", 0.5, "working_day"),))).text
     assert "0,5 ngày làm việc" in text and "thứ Bảy" in text
 
 
@@ -58,3 +58,22 @@ def test_documents_offer_other_cases() -> None:
     assert "Tờ khai (1 bản chính)" in reply.text and "biểu mẫu điện tử" in reply.text
     assert [b.payload for b in reply.buttons] == ['/ask_documents{"procedure_code": "9.999999", "case": "1"}']
     assert "Giấy tờ B (1 bản sao)" in documents(p, 1).text
+
+
+def test_unknown_detail_and_unknown_procedure_offer_the_one_human_button() -> None:
+    from bot.answers import unknown_procedure
+    from bot.dialogue import offer_human
+    from bot.replies import Button, human_button
+
+    assert human_button() == Button("Gặp cán bộ hỗ trợ", "/request_human")
+    for reply in (fees(proc()), unknown_procedure("mua vé máy bay"), offer_human()):
+        assert reply.buttons == (human_button(),)
+    assert "chưa có thông tin đã xác minh về phí, lệ phí" in fees(proc()).text
+
+
+def test_reply_is_frozen_and_keeps_tuples() -> None:
+    from bot.replies import Button, Reply
+
+    reply = Reply("x", [Button("A", "/a")])  # type: ignore[arg-type]  # lists are accepted and stored as tuples
+    assert reply.buttons == (Button("A", "/a"),) and reply.links == ()
+    assert hash(reply) == hash(Reply("x", (Button("A", "/a"),)))

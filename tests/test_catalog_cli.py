@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from catalog_helpers import PORTAL_MINI, FakePortal, curated_record, write_record
 
-from bot.catalog.schema import head_revision
 from bot.cli import build_parser, main
-from bot.config import PROJECT_ROOT
+from bot.db.schema import head_revision
+from bot.settings import PROJECT_ROOT
 
 
 def test_groups_are_discovered() -> None:

@@ -1,7 +1,7 @@
 """Cross-check the curated catalogue (data/catalog/*.yml) against the portal snapshot.
 
 For every curated file whose code has a full record in
-``../shared/portal-snapshot/details/<code>.json`` we compare, per channel
+``../shared/portal-snapshot/details/<code>.json`` we compare, per submission method
 (online, direct, postal):
 
 * the fees, as a multiset of amounts (a list of zero amounts counts as "free",
@@ -47,13 +47,13 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
 from bot.text import fold
 
 CATALOG_DIR = PROJECT_ROOT / "data" / "catalog"
 CATALOG_FILES = sorted(CATALOG_DIR.glob("*.yml"))
 
-CHANNELS = {"ONLINE": "online", "DIRECT": "direct", "POSTAL": "postal"}
+SUBMISSION_METHOD_KINDS = {"ONLINE": "online", "DIRECT": "direct", "POSTAL": "postal"}
 UNITS = {"WORKING_DAY": "working_day", "DAY": "day", "HOUR": "hour", "OTHER": "other"}
 MIN_EXCERPT_WORDS = 3
 NOTE_PREFIX = "luu y "
@@ -124,44 +124,44 @@ def _show(value: Any, limit: int = 110) -> str:
 
 
 def compare_methods(curated: dict[str, Any], record: dict[str, Any]) -> list[Mismatch]:
-    """Fees and processing time per channel.
+    """Fees and processing time per submission method.
 
-    The portal sometimes lists one channel twice (e.g. two ONLINE entries with
-    different times); the curated channel then has to match one of them.
+    The portal sometimes lists one kind twice (e.g. two ONLINE entries with
+    different times); the curated method then has to match one of them.
     """
     portal: dict[str, list[dict[str, Any]]] = {}
     for method in record.get("executionMethods") or []:
-        channel = CHANNELS.get(method.get("submissionMethod"), str(method.get("submissionMethod")).lower())
-        portal.setdefault(channel, []).append(method)
-    ours = {m["channel"]: m for m in curated.get("methods") or []}
+        kind = SUBMISSION_METHOD_KINDS.get(method.get("submissionMethod"), str(method.get("submissionMethod")).lower())
+        portal.setdefault(kind, []).append(method)
+    ours = {m["kind"]: m for m in curated.get("methods") or []}
 
     found: list[Mismatch] = []
-    for channel in sorted(set(portal) | set(ours)):
-        if channel not in ours:
-            found.append(Mismatch(f"methods.{channel}", f"the portal offers channel {channel!r}, the YAML does not"))
+    for kind in sorted(set(portal) | set(ours)):
+        if kind not in ours:
+            found.append(Mismatch(f"methods.{kind}", f"submission method {kind!r} is on the portal, not in the YAML"))
             continue
-        if channel not in portal:
-            found.append(Mismatch(f"methods.{channel}", f"the YAML offers channel {channel!r}, the portal does not"))
+        if kind not in portal:
+            found.append(Mismatch(f"methods.{kind}", f"submission method {kind!r} is in the YAML, not on the portal"))
             continue
-        mine = ours[channel]
+        mine = ours[kind]
         times = [
             (_time(m.get("processingTime")), UNITS.get(m.get("processingTimeUnit"), str(m.get("processingTimeUnit"))))
-            for m in portal[channel]
+            for m in portal[kind]
         ]
         my_time = (_time(mine.get("processing_time")), mine.get("time_unit"))
         if my_time not in times:
             found.append(
                 Mismatch(
-                    f"methods.{channel}.processing_time",
+                    f"methods.{kind}.processing_time",
                     f"YAML {my_time[0]} {my_time[1]} vs portal " + " / ".join(f"{t} {u}" for t, u in times),
                 )
             )
-        fee_sets = [_fee_multiset([_portal_amount(f) for f in m.get("fees") or []]) for m in portal[channel]]
+        fee_sets = [_fee_multiset([_portal_amount(f) for f in m.get("fees") or []]) for m in portal[kind]]
         my_fees = _fee_multiset([_curated_amount(f) for f in mine.get("fees") or []])
         if my_fees not in fee_sets:
             found.append(
                 Mismatch(
-                    f"methods.{channel}.fees",
+                    f"methods.{kind}.fees",
                     f"YAML amounts {_show_fees(my_fees)} vs portal " + " / ".join(_show_fees(s) for s in fee_sets),
                 )
             )
@@ -239,7 +239,7 @@ def test_fee_without_figure_is_never_free() -> None:
     assert _show_fees(Counter([20000.0, None])) == "[20000.0, 'varies']"
 
 
-def _one_channel(fees: list[dict[str, Any]]) -> dict[str, Any]:
+def _one_method(fees: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "executionMethods": [
             {"submissionMethod": "DIRECT", "processingTime": 1, "processingTimeUnit": "WORKING_DAY", "fees": fees}
@@ -251,7 +251,7 @@ def test_curated_null_amount_against_portal_fees() -> None:
     curated = {
         "methods": [
             {
-                "channel": "direct",
+                "kind": "direct",
                 "processing_time": 1,
                 "time_unit": "working_day",
                 "fees": [{"amount": 0}, {"amount": None}],
@@ -259,13 +259,13 @@ def test_curated_null_amount_against_portal_fees() -> None:
         ]
     }
     # The portal's 0 reads as free: a curated "varies" differs from it and needs a note.
-    assert [m.field for m in compare_methods(curated, _one_channel([{"value": 0}]))] == ["methods.direct.fees"]
+    assert [m.field for m in compare_methods(curated, _one_method([{"value": 0}]))] == ["methods.direct.fees"]
     # A portal fee with no figure is the same "varies".
-    assert compare_methods(curated, _one_channel([{"value": 0}, {"value": None}])) == []
-    assert compare_methods(curated, _one_channel([{"value": 0}, {"description": "HĐND tỉnh quy định"}])) == []
+    assert compare_methods(curated, _one_method([{"value": 0}, {"value": None}])) == []
+    assert compare_methods(curated, _one_method([{"value": 0}, {"description": "HĐND tỉnh quy định"}])) == []
     # ... and is not free: an empty curated list does not match it.
     free = {"methods": [{**curated["methods"][0], "fees": []}]}
-    assert [m.field for m in compare_methods(free, _one_channel([{"value": None}]))] == ["methods.direct.fees"]
+    assert [m.field for m in compare_methods(free, _one_method([{"value": None}]))] == ["methods.direct.fees"]
 
 
 @pytest.mark.parametrize("path", CATALOG_FILES, ids=[p.name for p in CATALOG_FILES])

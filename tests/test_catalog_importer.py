@@ -25,14 +25,12 @@ from bot.catalog.importer import (
 )
 from bot.catalog.loader import load_curated
 from bot.catalog.models import ProcedureRow
-from bot.catalog.schema import upgrade
 from bot.catalog.service import ProcedureCatalog
 from bot.db import session_factory
 
 
 @pytest.fixture
 def db(engine: Engine) -> Engine:
-    upgrade(engine)
     return engine
 
 
@@ -61,7 +59,7 @@ def test_mini_fixture_maps_and_merges(db: Engine) -> None:
     assert p.online_level == "partial" and p.online_portals == ("dichvucong",)
     assert p.steps == ("Người yêu cầu chuẩn bị hồ sơ.", "Nộp hồ sơ tại Ủy ban nhân dân cấp xã.", "Nhận kết quả.")
     online, direct, postal = p.methods
-    assert (online.channel, online.processing_time, online.time_unit) == ("online", 3.0, "working_day")
+    assert (online.kind, online.processing_time, online.time_unit) == ("online", 3.0, "working_day")
     assert online.fees[0].amount == 5000 and online.fees[0].source == "portal"
     assert (direct.processing_time, direct.time_unit, direct.time_note) == (None, "other", "Theo mô tả")
     assert len(direct.fees) == 1  # the empty SERVICE_FEE carries nothing and is dropped
@@ -243,7 +241,7 @@ def test_full_snapshot_import(snapshot_dir: Path, db: Engine, tmp_path: Path) ->
 
     p = ProcedureCatalog(db).get("1.004222")
     assert p is not None and p.detail_level == "detail" and p.competent.level == "commune"
-    assert {m.channel for m in p.methods} == {"online", "direct"}
+    assert {m.kind for m in p.methods} == {"online", "direct"}
     assert "Hộ khẩu" in p.aliases
 
     second = import_portal(snapshot_dir, db, progress=False)

@@ -13,15 +13,13 @@ from sqlalchemy.engine import Engine
 from bot.catalog.errors import CatalogError, CatalogErrors
 from bot.catalog.loader import catalog_files, load_curated, validate_dir
 from bot.catalog.models import ProcedureRow
-from bot.catalog.schema import upgrade
 from bot.catalog.service import ProcedureCatalog
-from bot.config import PROJECT_ROOT
 from bot.db import session_factory
+from bot.settings import PROJECT_ROOT
 
 
 @pytest.fixture
 def db(engine: Engine) -> Engine:
-    upgrade(engine)
     return engine
 
 
@@ -50,7 +48,7 @@ def test_valid_record_round_trips(tmp_path: Path, db: Engine) -> None:
     assert proc.origin == "curated" and proc.detail_level == "detail"
     assert proc.verified_on == dt.date(2026, 7, 18)
     assert proc.competent is not None and proc.competent.level == "commune"
-    assert [m.channel for m in proc.methods] == ["online", "direct"]
+    assert [m.kind for m in proc.methods] == ["online", "direct"]
     assert proc.methods[0].fees[0].amount == 10000
     assert proc.methods[0].fees[0].legal_basis == "01/2099/TT-BTN"
     assert proc.methods[1].processing_time == 0.5 and proc.methods[1].is_free
@@ -93,7 +91,8 @@ def test_negative_fee_message_names_file_and_field(tmp_path: Path) -> None:
         (lambda r: r.update(online_level="mostly"), "online_level: must be one of full | partial | none"),
         (lambda r: r["agencies"]["competent"].update(level="district"), "agencies.competent.level: must be one of"),
         (lambda r: r["methods"][0].update(time_unit="week"), "methods[0].time_unit: must be one of"),
-        (lambda r: r["methods"][1].update(channel="online"), "methods[1].channel: duplicate channel 'online'"),
+        (lambda r: r["methods"][1].update(kind="online"), "methods[1].kind: duplicate kind 'online'"),
+        (lambda r: r["methods"][0].update(channel="online"), "methods[0].channel: renamed: write `kind: online"),
         (lambda r: r.update(aliases="hộ khẩu"), "aliases: must be a list"),
         (lambda r: r["cases"][0]["documents"][0].update(originals="1"), "documents[0].originals: must be an integer"),
         (lambda r: r["methods"][0].update(processing_time="7"), "methods[0].processing_time: must be a number"),

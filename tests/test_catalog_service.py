@@ -12,13 +12,11 @@ from sqlalchemy.engine import Engine
 from bot.catalog.domain import CatalogEntry, Procedure
 from bot.catalog.importer import import_portal
 from bot.catalog.loader import load_curated
-from bot.catalog.schema import upgrade
 from bot.catalog.service import ProcedureCatalog, resolve_province
 
 
 @pytest.fixture
 def catalog(engine: Engine, tmp_path: Path) -> ProcedureCatalog:
-    upgrade(engine)
     import_portal(PORTAL_MINI, engine, progress=False)
     write_record(tmp_path / "cat", curated_record("1.004222", aliases=["hộ khẩu", "nhập khẩu"]))
     load_curated(tmp_path / "cat", engine)

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 
 from bot.catalog.errors import PortalSyncError
 from bot.catalog.importer import import_portal
-from bot.catalog.schema import upgrade
 from bot.catalog.service import ProcedureCatalog
 from bot.catalog.sync import STATE_FILE, PortalClient, sync
 
@@ -95,7 +94,6 @@ def test_interruption_then_resume(tmp_path: Path, mini_portal: FakePortal) -> No
 
 def test_sync_then_import(tmp_path: Path, mini_portal: FakePortal, engine: Engine) -> None:
     sync(tmp_path, _client(mini_portal), page_size=3, quiet=True, codes={"9.000001", "9.000002"})
-    upgrade(engine)
     s = import_portal(tmp_path, engine, progress=False)
     assert (s.procedures, s.loaded) == (4, 4)
     assert ProcedureCatalog(engine).get("9.000001").detail_level == "detail"
@@ -117,7 +115,6 @@ def test_real_snapshot_replayed(tmp_path: Path, snapshot_dir: Path, engine: Engi
     finally:
         portal.close()
     assert s.catalog_complete and s.rows_total == 20 and s.details_fetched == 3
-    upgrade(engine)
     imported = import_portal(tmp_path / "out", engine, progress=False)
     assert (imported.procedures, imported.loaded, len(imported.skipped)) == (20, 20, 0)
     p = ProcedureCatalog(engine).get("1.004222")

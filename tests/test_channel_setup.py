@@ -13,8 +13,11 @@ from sqlalchemy.engine import Engine
 
 from bot.channels import mask_user, setting
 from bot.channels.credentials import TEMPLATE, active_channels, write_credentials
-from bot.channels.replies import Button, Link, Reply
-from bot.channels.store import ChannelStore, Lease, OAuthToken
+from bot.channels.models import OAuthToken
+from bot.channels.replies import as_plain_text, from_rasa
+from bot.channels.store import ChannelStore, Lease
+from bot.replies import Button, Link, Reply
+from bot.settings import load
 
 TELEGRAM_VARS = {"TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_SECRET_TOKEN": "sec"}
 ZALO_VARS = {"ZALO_APP_ID": "1", "ZALO_APP_SECRET": "s", "ZALO_OA_SECRET_KEY": "k", "ZALO_REFRESH_TOKEN": "r"}
@@ -59,16 +62,17 @@ def test_rasa_loads_the_generated_file(tmp_path: Path, monkeypatch: pytest.Monke
     assert telegram.get_output_channel() is not None
 
 
-def test_setting_prefers_credentials_then_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("X_OPT", "from-env")
-    assert setting({"opt": "from-file"}, "opt", "X_OPT") == "from-file"
-    assert setting({"opt": ""}, "opt", "X_OPT") == "from-env"
-    assert setting(None, "opt", "X_UNSET", "default") == "default"
+def test_setting_prefers_credentials_then_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_START_TEXT", "from-env")
+    from_env = load().channels.telegram_start_text
+    assert setting({"opt": "from-file"}, "opt", from_env) == "from-file"
+    assert setting({"opt": ""}, "opt", from_env) == "from-env"
+    assert setting(None, "opt", 2.5) == 2.5
     assert mask_user("8800112233") != "8800112233" and mask_user("8800112233").startswith("u:")
 
 
 def test_reply_from_rasa_messages() -> None:
-    reply = Reply.from_rasa(
+    reply = from_rasa(
         {
             "text": "Dạ, hồ sơ gồm:",
             "buttons": [{"title": "Lệ phí", "payload": "/ask_fee"}, {"title": "Cổng DVC", "url": "https://dvc.vn"}],
@@ -77,16 +81,16 @@ def test_reply_from_rasa_messages() -> None:
         }
     )
     assert reply.text == "Dạ, hồ sơ gồm:\n\nThêm"
-    assert reply.buttons == [Button("Lệ phí", "/ask_fee")]
+    assert reply.buttons == (Button("Lệ phí", "/ask_fee"),)
     assert [link.url for link in reply.links] == ["https://dvc.vn", "https://x.vn/a.png", "https://x.vn/ct01.pdf"]
-    quick = Reply.from_rasa({"text": "Chọn", "quick_replies": [{"title": "Có", "payload": "/affirm"}]})
-    assert quick.buttons == [Button("Có", "/affirm")]
-    assert Reply.from_rasa({"custom": {"foo": 1}}).is_empty
+    quick = from_rasa({"text": "Chọn", "quick_replies": [{"title": "Có", "payload": "/affirm"}]})
+    assert quick.buttons == (Button("Có", "/affirm"),)
+    assert from_rasa({"custom": {"foo": 1}}).is_empty
 
 
 def test_plain_text_rendering_and_parts() -> None:
     reply = Reply("Chọn thủ tục:", [Button("Tạm trú", "/a"), Button("Thường trú", "/b")], [Link("DVC", "https://d.vn")])
-    text = reply.as_plain_text()
+    text = as_plain_text(reply)
     assert "1. Tạm trú\n2. Thường trú" in text and "DVC: https://d.vn" in text
     assert Reply("", [Button("A", "/a")]).parts(100) == [""]
     long = Reply("\n\n".join(["x" * 900] * 5))

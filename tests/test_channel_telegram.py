@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from channel_fakes import FakeRasa, FakeTelegram, run_aiohttp, run_channel, tg_callback_update, tg_text_update
 
-from bot.channels.replies import Reply
+from bot.channels.replies import from_rasa
 from bot.channels.telegram import PAYLOADS, SECRET_HEADER, TelegramInput, TelegramOutput, keyboard_for
 
 TOKEN = "123456:TEST-token"
@@ -134,7 +134,7 @@ async def test_push_through_get_output_channel_splits_long_text(channel: Telegra
 
 
 def test_keyboard_rows_buttons_then_links() -> None:
-    reply = Reply.from_rasa(
+    reply = from_rasa(
         {"text": "Chọn", "buttons": [{"title": "A", "payload": "/a"}, {"title": "Web", "url": "https://x.vn"}]}
     )
     markup = keyboard_for(reply)

@@ -15,9 +15,10 @@ from channel_fakes import FakeRasa, FakeZalo, run_aiohttp, run_channel
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy.engine import Engine
 
-from bot.channels.replies import Reply
-from bot.channels.store import ChannelStore, utcnow
+from bot.channels.store import ChannelStore
 from bot.channels.zalo import SIGNATURE_HEADER, SendStatus, ZaloClient, ZaloInput, ZaloOutput, signature
+from bot.db.clock import naive_utc
+from bot.replies import Reply
 
 APP_ID = "1234567890"
 APP_SECRET = "app-secret"
@@ -221,11 +222,11 @@ async def test_push_within_window_and_refusal_outside(channel: ZaloInput, fake_z
         SendStatus.OUTSIDE_WINDOW
     )
     # Wrote 8 days ago: the 7-day window is closed.
-    store.touch_user("zalo", "old-user", utcnow() - timedelta(days=8))
+    store.touch_user("zalo", "old-user", naive_utc() - timedelta(days=8))
     assert await output.send_reply("old-user", Reply(text="Thông báo")) is SendStatus.OUTSIDE_WINDOW
     assert fake.sent == []
     # Wrote recently: the dossier notification goes out, split at 2000 characters.
-    store.touch_user("zalo", USER, utcnow() - timedelta(days=1))
+    store.touch_user("zalo", USER, naive_utc() - timedelta(days=1))
     long_text = "\n\n".join("Hồ sơ 2024-000123 đã được tiếp nhận và đang xử lý. " * 8 for _ in range(8))
     await output.send_response(USER, {"text": long_text})
     assert output.statuses[-1] is SendStatus.SENT

@@ -26,7 +26,7 @@ from channel_fakes import FakeTelegram, FakeZalo, ThreadedApp, free_port, tg_tex
 
 from bot.channels.credentials import write_credentials
 from bot.channels.zalo import SIGNATURE_HEADER, signature
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 TINY_BOT = Path(__file__).parent / "fixtures" / "tiny_bot"

@@ -14,8 +14,9 @@ from bot.dossiers.codes import (
     filing_date,
     find_codes,
     is_valid_code,
-    normalize_code,
+    normalise_dossier_code,
 )
+from bot.dossiers.render import invalid_code
 from bot.dossiers.status import (
     CLOSED_STATUSES,
     DossierStatus,
@@ -44,7 +45,7 @@ CANON = "000.00.12.H61-240831-0001"
     ],
 )
 def test_normalize_tolerates_spacing_case_and_missing_separators(typed: str) -> None:
-    assert normalize_code(typed) == CANON
+    assert normalise_dossier_code(typed) == CANON
 
 
 @pytest.mark.parametrize(
@@ -67,8 +68,8 @@ def test_normalize_tolerates_spacing_case_and_missing_separators(typed: str) -> 
 )
 def test_normalize_rejects_with_vietnamese_format_and_example(typed: str) -> None:
     with pytest.raises(InvalidDossierCode) as err:
-        normalize_code(typed)
-    msg = err.value.user_message
+        normalise_dossier_code(typed)
+    msg = invalid_code(err.value)
     assert CODE_FORMAT in msg and CODE_EXAMPLE in msg
     assert msg.startswith("Dạ,") and "anh/chị" in msg
     assert not is_valid_code(typed)
@@ -76,8 +77,8 @@ def test_normalize_rejects_with_vietnamese_format_and_example(typed: str) -> Non
 
 def test_impossible_date_is_explained() -> None:
     with pytest.raises(InvalidDossierCode) as err:
-        normalize_code("000.00.12.H61-241331-0001")
-    assert "YYMMDD" in err.value.user_message
+        normalise_dossier_code("000.00.12.H61-241331-0001")
+    assert "YYMMDD" in invalid_code(err.value)
 
 
 def test_find_codes_in_free_sentences() -> None:

@@ -16,10 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot.dossiers.connector import CircuitBreaker, FieldMap, HttpDossierSource, OneDoorConfig, get_path
-from bot.dossiers.models import create_tables
 from bot.dossiers.service import DossierLookup, Verified, WrongPhone
 from bot.dossiers.source import DossierSourceUnavailable, hash_last4, hash_phone
 from bot.dossiers.store import DossierStore
+from bot.settings import load
 
 CODE = "000.00.12.H61-240831-0001"
 SALT = b"test-salt"
@@ -157,7 +157,6 @@ def test_valid_answer_is_mapped(server: str) -> None:
 
 
 def test_lookup_through_the_connector_compares_hashes(server: str, engine: Engine) -> None:
-    create_tables(engine)
     store = DossierStore(engine, SALT)
     lookup = DossierLookup(make_source(server, "ok"), store, salt=SALT)
     assert isinstance(lookup.status(CODE, "1111", "u", "rest"), WrongPhone)
@@ -270,7 +269,7 @@ def test_config_from_env_with_yaml_field_map(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("ONEDOOR_AUTH_HEADER", "X-Api-Key: abc")
     monkeypatch.setenv("ONEDOOR_TIMEOUT", "2.5")
     monkeypatch.setenv("ONEDOOR_FIELD_MAP", str(map_file))
-    config = OneDoorConfig.from_env()
+    config = OneDoorConfig.from_settings(load().onedoor)
     assert config.base_url == server and config.timeout == 2.5 and config.auth_header == ("X-Api-Key", "abc")
     assert "abc" not in repr(config)
     assert config.field_map.status("CHO_BO_SUNG") == 5
@@ -278,7 +277,7 @@ def test_config_from_env_with_yaml_field_map(tmp_path: Path, monkeypatch: pytest
     assert record is not None and record.status == 4
     assert _Handler.calls[0][1]["X-Api-Key"] == "abc"
     monkeypatch.setenv("ONEDOOR_FIELD_MAP", json.dumps(FIELD_MAP))
-    assert OneDoorConfig.from_env().field_map.fields["status"] == "result.hoSo.trangThai"
+    assert OneDoorConfig.from_settings(load().onedoor).field_map.fields["status"] == "result.hoSo.trangThai"
 
 
 @pytest.mark.parametrize(
@@ -295,7 +294,7 @@ def test_config_errors_name_the_setting(monkeypatch: pytest.MonkeyPatch, name: s
     monkeypatch.setenv("ONEDOOR_BASE_URL", "http://127.0.0.1:1")
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
-        OneDoorConfig.from_env()
+        OneDoorConfig.from_settings(load().onedoor)
 
 
 def test_get_path_and_dates() -> None:

@@ -17,8 +17,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 import bot.dossiers.models  # noqa: F401 - registers the tables on Base
-from bot.catalog.schema import alembic_config, current_revision, upgrade
 from bot.db import Base
+from bot.db.schema import alembic_config, current_revision, ensure_schema, upgrade
 from bot.dossiers.demo import seed_demo
 from bot.dossiers.service import DossierLookup, LockedOut, Verified, WrongPhone
 from bot.dossiers.source import hash_last4
@@ -49,7 +49,6 @@ def _downgrade(engine: Engine, revision: str) -> None:
 
 
 def test_migration_on_sqlite_matches_models_and_downgrades(engine: Engine) -> None:
-    upgrade(engine)
     assert set(inspect(engine).get_table_names()) >= DOSSIER_TABLES
     assert _diffs(engine) == []
     _downgrade(engine, "0001_catalog")
@@ -60,13 +59,13 @@ def test_migration_on_sqlite_matches_models_and_downgrades(engine: Engine) -> No
 @pytest.fixture(
     params=["sqlite", "sqlite-before-3.35", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-def migrating_engine(request: pytest.FixtureRequest, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    """SQLite with native DROP COLUMN, SQLite pretending to be older (table recreated), PostgreSQL."""
+def migrating_engine(request: pytest.FixtureRequest, empty_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """An empty database: SQLite with DROP COLUMN, SQLite pretending to be older (table recreated), PostgreSQL."""
     if request.param == "postgres":
-        return request.getfixturevalue("pg_schema_engine")
+        return request.getfixturevalue("pg_empty_engine")
     if request.param == "sqlite-before-3.35":
         monkeypatch.setattr(sqlite3.dbapi2, "sqlite_version_info", (3, 31, 1))
-    return engine
+    return empty_engine
 
 
 def test_migration_0005_hashes_the_phone_digits_and_keeps_the_history(
@@ -92,7 +91,7 @@ def test_migration_0005_hashes_the_phone_digits_and_keeps_the_history(
                 {"id": row_id, "at": at},
             )
 
-    upgrade(engine)
+    ensure_schema(engine)  # the policy every entry point uses: an old database with data is brought to head
     columns = {c["name"] for c in inspect(engine).get_columns("dossiers")}
     assert "phone_last4" not in columns and "phone_last4_hash" in columns
     with engine.connect() as conn:
@@ -119,8 +118,7 @@ def test_migration_0005_hashes_the_phone_digits_and_keeps_the_history(
 
 @pytest.fixture
 def pg_engine(pg_schema_engine: Engine) -> Engine:
-    """A fresh PostgreSQL schema migrated to head; skipped without PostgreSQL."""
-    upgrade(pg_schema_engine)
+    """A fresh PostgreSQL schema migrated to head (conftest: ensure_schema); skipped without PostgreSQL."""
     return pg_schema_engine
 
 

@@ -12,9 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot.dossiers.demo import DEMO_DOSSIERS, seed_demo
-from bot.dossiers.models import create_tables
+from bot.dossiers.render import invalid_code, lookup_text, subscription_text, view_text
 from bot.dossiers.service import (
-    BUSY_MESSAGE,
     DossierLookup,
     InvalidCode,
     InvalidPhoneDigits,
@@ -26,8 +25,6 @@ from bot.dossiers.service import (
     Unavailable,
     Verified,
     WrongPhone,
-    format_result,
-    format_view,
     normalize_last4,
 )
 from bot.dossiers.source import (
@@ -68,7 +65,6 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(engine: Engine) -> DossierStore:
-    create_tables(engine)
     seed_demo(engine, salt=SALT)
     return DossierStore(engine, SALT)
 
@@ -98,7 +94,7 @@ def test_verified_lookup_shows_only_public_fields(lookup: DossierLookup) -> None
     view = result.view
     assert (view.code, view.procedure_code, view.status, view.status_label) == (DEMO, "1.004222", 4, "Đang xử lý")
     assert view.promised_date == date(2026, 12, 1) and not view.overdue
-    message = format_result(result)
+    message = lookup_text(result)
     assert "01/12/2026" in message and "20/11/2026" in message and "Đăng ký thường trú" in message
     assert "dữ liệu minh họa" in message
     assert not hasattr(view, "applicant_name") and not hasattr(view, "phone_last4")
@@ -117,28 +113,28 @@ def test_full_phone_number_is_accepted_as_second_factor(lookup: DossierLookup) -
 def test_overdue_and_other_statuses_in_view(lookup: DossierLookup) -> None:
     overdue = lookup.status(OVERDUE, "1357", "u", "rest")
     assert isinstance(overdue, Verified) and overdue.view.overdue and overdue.view.days_overdue == 38
-    assert "đã quá hạn 38 ngày" in format_view(overdue.view) and "xin lỗi" in format_view(overdue.view)
+    assert "đã quá hạn 38 ngày" in view_text(overdue.view) and "xin lỗi" in view_text(overdue.view)
     assert "chờ đến ngày hẹn" not in overdue.view.next_step  # no "wait for the date" once it has passed
     returned = lookup.status(RETURNED, "4321", "u", "rest")
     assert isinstance(returned, Verified) and not returned.view.overdue
     assert returned.view.status_label == "Đã trả kết quả"
     docs = lookup.status(NEEDS_DOCS, "2468", "u", "rest")
-    assert isinstance(docs, Verified) and "bổ sung" in format_view(docs.view)
+    assert isinstance(docs, Verified) and "bổ sung" in view_text(docs.view)
 
 
 def test_refusal_paths(lookup: DossierLookup) -> None:
     sentence = lookup.status("tra cứu hồ sơ 000.00.00.h99-261120-0001 giúp em", "6789", "s", "rest")
     assert isinstance(sentence, Verified) and sentence.view.code == DEMO
     invalid = lookup.status("000.00.H99-261120", "6789", "u", "rest")
-    assert isinstance(invalid, InvalidCode) and "000.00.12.H61-240831-0001" in invalid.message
+    assert isinstance(invalid, InvalidCode) and "000.00.12.H61-240831-0001" in invalid_code(invalid.reason)
     digits = lookup.status(DEMO, "67", "u", "rest")
-    assert isinstance(digits, InvalidPhoneDigits) and "4 chữ số cuối" in format_result(digits)
+    assert isinstance(digits, InvalidPhoneDigits) and "4 chữ số cuối" in lookup_text(digits)
     not_found = lookup.status(UNKNOWN, "6789", "u", "rest")
-    assert isinstance(not_found, NotFound) and UNKNOWN in format_result(not_found)
+    assert isinstance(not_found, NotFound) and UNKNOWN in lookup_text(not_found)
     wrong = lookup.status(DEMO, "1234", "u", "rest")
     assert isinstance(wrong, WrongPhone) and wrong.attempts_left == 3  # the not-found counted too (same requester)
-    assert "còn 3 lần" in format_result(wrong)
-    assert "Đang xử lý" not in format_result(wrong)
+    assert "còn 3 lần" in lookup_text(wrong)
+    assert "Đang xử lý" not in lookup_text(wrong)
 
 
 class _Broken:
@@ -154,7 +150,7 @@ def test_unavailable_source_gives_the_busy_message(store: DossierStore, clock: C
     service = DossierLookup(_Broken(exc), store, clock=clock, salt=SALT)
     result = service.status(DEMO, "6789", "u", "rest")
     assert isinstance(result, Unavailable)
-    assert format_result(result) == BUSY_MESSAGE == "Dạ, hệ thống đang bận, anh/chị vui lòng thử lại sau ạ."
+    assert lookup_text(result) == "Dạ, hệ thống đang bận, anh/chị vui lòng thử lại sau ạ."
 
 
 def test_requester_lockout_after_five_failures_and_cool_down(lookup: DossierLookup, clock: Clock) -> None:
@@ -169,7 +165,7 @@ def test_requester_lockout_after_five_failures_and_cool_down(lookup: DossierLook
     # Even the right digits are refused while locked, and the refusal says until when (Vietnam time).
     refused = lookup.status(DEMO, "6789", "attacker", "rest")
     assert isinstance(refused, LockedOut)
-    assert "thử lại sau 10:00 ngày 27/11/2026" in format_result(refused)
+    assert "thử lại sau 10:00 ngày 27/11/2026" in lookup_text(refused)
     # The lock is the requester's, on every dossier.
     assert isinstance(lookup.status(RETURNED, "4321", "attacker", "rest"), LockedOut)
     # Another requester is not affected.
@@ -255,7 +251,7 @@ def test_a_dossier_under_attack_is_checked_once_a_minute_and_its_owner_gets_in(
         assert isinstance(lookup.status(DEMO, f"{i:04d}", f"bot-{i}", "rest", requester=f"ip:{i}"), WrongPhone)
     # From now on one check a minute, by anyone: a guess is not even compared...
     guess = lookup.status(DEMO, "6789", "bot-x", "rest", requester="ip:x")
-    assert isinstance(guess, Throttled) and "thử lại sau" in format_result(guess)
+    assert isinstance(guess, Throttled) and "thử lại sau" in lookup_text(guess)
     owner = lookup.status(DEMO, "6789", "owner", "rest", requester="ip:owner")
     assert isinstance(owner, Throttled)
     # ...and a minute later the owner verifies (10,000 guesses would take about a week).
@@ -295,9 +291,9 @@ def test_over_the_unknown_code_limit_not_found_and_wrong_digits_look_the_same(
     not_found = lookup.status(UNKNOWN, "6789", "s", "rest", requester="carol")
     wrong_digits = lookup.status(DEMO, "1111", "s", "rest", requester="dave")
     assert not_found == wrong_digits == NotMatched(attempts_left=4)
-    assert format_result(not_found) == format_result(wrong_digits)
-    assert format_result(not_found) == ("Dạ, mã hồ sơ hoặc 4 số cuối điện thoại chưa khớp ạ. Anh/chị còn 4 lần thử.")
-    assert UNKNOWN not in format_result(not_found)
+    assert lookup_text(not_found) == lookup_text(wrong_digits)
+    assert lookup_text(not_found) == ("Dạ, mã hồ sơ hoặc 4 số cuối điện thoại chưa khớp ạ. Anh/chị còn 4 lần thử.")
+    assert UNKNOWN not in lookup_text(not_found)
     # Both still count against the requester, and a correct code with its digits still verifies.
     again = lookup.status(DEMO, "2222", "s", "rest", requester="carol")
     assert again == NotMatched(attempts_left=3)
@@ -348,7 +344,7 @@ def test_subscribe_requires_a_recent_verified_lookup_by_the_same_sender(
     assert lookup.subscribe(DEMO, "rest", "42").outcome == "not_verified"  # other channel, other sender
     assert lookup.subscribe(DEMO, "telegram", "43").outcome == "not_verified"
     ok = lookup.subscribe("000.00.00.h99 261120 0001", "telegram", "42")
-    assert ok.outcome == "subscribed" and ok.ok and "hủy theo dõi" in ok.message
+    assert ok.outcome == "subscribed" and ok.ok and "hủy theo dõi" in subscription_text(ok)
     assert lookup.subscribe(DEMO, "telegram", "42").outcome == "already"
     subs = store.subscriptions(DEMO)
     assert [(s.channel, s.sender_id, s.last_notified_status) for s in subs] == [("telegram", "42", 4)]
@@ -368,7 +364,7 @@ def test_unsubscribe_all(lookup: DossierLookup, store: DossierStore) -> None:
         lookup.status(code, digits, "7", "telegram")
         lookup.subscribe(code, "telegram", "7")
     result = lookup.unsubscribe(None, "telegram", "7")
-    assert result.outcome == "unsubscribed" and "các hồ sơ" in result.message
+    assert result.outcome == "unsubscribed" and "các hồ sơ" in subscription_text(result)
     assert store.subscriptions() == []
 
 

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.dossiers.demo import seed_demo
-from bot.dossiers.models import create_tables
 from bot.dossiers.service import DossierLookup, Verified
 from bot.dossiers.source import DossierSourceUnavailable
 from bot.dossiers.store import DossierStore
@@ -27,6 +26,7 @@ from bot.dossiers.watcher import (
     WebhookResponse,
     sign_webhook,
 )
+from bot.rasa_client import RasaClient
 
 SALT = b"test-salt"
 SECRET = "webhook-secret"
@@ -49,7 +49,6 @@ class FakeNotifier:
 
 @pytest.fixture
 def store(engine: Engine) -> DossierStore:
-    create_tables(engine)
     # Seeded before the test's clock, whatever the wall clock says.
     seed_demo(engine, salt=SALT, at=NOW - timedelta(days=1))
     return DossierStore(engine, SALT)
@@ -510,7 +509,8 @@ def rasa_server() -> Iterator[str]:
 
 def test_end_to_end_push_through_rasa_trigger_intent(store: DossierStore, rasa_server: str) -> None:
     subscribe(store, sender="tg:12345", channel="telegram")
-    watcher = DossierWatcher(store, store, RasaNotifier(rasa_server, token="tok", timeout=2), clock=lambda: NOW)
+    notifier = RasaNotifier(RasaClient(rasa_server, token="tok", timeout=2))
+    watcher = DossierWatcher(store, store, notifier, clock=lambda: NOW)
     store.set_status(DEMO, 10, NOW)
     assert watcher.poll_once().notified == 1
     [req] = _RasaHandler.requests
@@ -524,21 +524,18 @@ def test_end_to_end_push_through_rasa_trigger_intent(store: DossierStore, rasa_s
 def test_rasa_notifier_errors(rasa_server: str) -> None:
     _RasaHandler.status = 500
     with pytest.raises(NotifierError, match="HTTP 500"):
-        RasaNotifier(rasa_server, token="", timeout=2).notify("telegram", "1", DEMO, 9)
+        RasaNotifier(RasaClient(rasa_server, token="", timeout=2, retries=0)).notify("telegram", "1", DEMO, 9)
     assert "token" not in _RasaHandler.requests[0]["path"]
     with pytest.raises(NotifierError, match="unreachable"):
-        RasaNotifier("http://127.0.0.1:9", timeout=1).notify("telegram", "1", DEMO, 9)
+        RasaNotifier(RasaClient("http://127.0.0.1:9", token="", timeout=1, retries=0)).notify("telegram", "1", DEMO, 9)
 
 
 def test_cli_seed_lookup_subscribe_set_status_and_watch_once(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch, rasa_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.db import make_engine
     from bot.dossiers.cli import main
 
-    engine = make_engine(sqlite_url)
-    create_tables(engine)
-    engine.dispose()
+    # An empty database: the CLI migrates it itself (bot.db.schema.ensure_schema).
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("RASA_URL", rasa_server)
     monkeypatch.setenv("DOSSIER_PHONE_SALT", "cli-salt")

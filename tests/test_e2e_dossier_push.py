@@ -81,7 +81,7 @@ def test_verify_subscribe_and_receive_a_pushed_status_change(running_bot: str) -
             return asked, status, subscribed, pushed
 
     asked, status, subscribed, pushed = asyncio.run(scenario())
-    assert "4 số cuối" in asked
+    assert "4 chữ số cuối" in asked
     assert "Yêu cầu bổ sung giấy tờ" in status and "04/12/2026" in status
     assert CODE in subscribed
     assert CODE in pushed and "Đã xử lý xong" in pushed

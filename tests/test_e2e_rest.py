@@ -36,7 +36,7 @@ def test_question_without_diacritics_gets_a_cited_answer_and_a_follow_up(running
 def test_dossier_flow_verifies_before_revealing(running_bot: str) -> None:
     sender = "e2e-dossier"
     first = joined(say(running_bot, sender, "tra cứu hồ sơ 000.00.00.H99-261120-0001"))
-    assert "4 số cuối" in first
+    assert "4 chữ số cuối" in first
     status = joined(say(running_bot, sender, "6789"))
     assert "Đang xử lý" in status and "01/12/2026" in status
     assert "NGUYỄN VĂN DEMO" not in status.upper()

@@ -16,7 +16,7 @@ from bot.channels.inbound import (
     too_long_reply,
     valid_sender,
 )
-from bot.config import settings
+from bot.settings import settings
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_client_address_believes_only_trusted_proxies(monkeypatch: pytest.Monkey
 
 
 def test_message_length_limit() -> None:
-    limit = settings().max_message_chars
+    limit = settings().core.max_message_chars
     assert not too_long("a" * limit) and too_long("a" * (limit + 1))
     assert "2.000" in too_long_reply() and too_long_reply().startswith("Dạ")
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from hostile_inputs import PROSE, SIZE, best_time, repeat
 
-from bot.dossiers.codes import extract_code, filing_date, find_codes, is_valid_code, normalize_code
+from bot.dossiers.codes import extract_code, filing_date, find_codes, is_valid_code, normalise_dossier_code
 from bot.text import expand, fold, nfc, split_message, strip_diacritics, words
 
 LIMIT_S = 0.2
@@ -50,7 +50,7 @@ def _quietly(function: Callable[[str], object]) -> Callable[[str], object]:
 FUNCTIONS: dict[str, Callable[[str], object]] = {
     "find_codes": find_codes,
     "extract_code": extract_code,
-    "normalize_code": _quietly(normalize_code),
+    "normalise_dossier_code": _quietly(normalise_dossier_code),
     "is_valid_code": is_valid_code,
     "filing_date": _quietly(filing_date),
     "nfc": nfc,

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
 from bot.text import abbreviation_map, fold, nfc, strip_diacritics, teencode_map
 
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"

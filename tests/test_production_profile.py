@@ -11,10 +11,11 @@ import uuid
 
 import pytest
 
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
 
 PROD_ENV = {
     "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
+    "ACTION_SERVER_TOKEN": "prod-profile-test-token",
     "TRACKER_DB_HOST": "127.0.0.1",
     "TRACKER_DB_PORT": "5432",
     "TRACKER_DB_NAME": "test",

@@ -16,7 +16,7 @@ from bot.catalog.search import (
     analyse,
     index_from_curated_dir,
     load_curated_entries,
-    normalise_code,
+    normalise_procedure_code,
 )
 
 CURATED = [
@@ -254,8 +254,8 @@ def test_analyse_normalises_and_drops_filler() -> None:
     assert analyse("thủ tục", keep_filler_only=True) == ["thu", "tuc"]
 
 
-def test_normalise_code() -> None:
-    assert normalise_code("1.004222") == normalise_code("1004222") == "1004222"
+def test_normalise_procedure_code() -> None:
+    assert normalise_procedure_code("1.004222") == normalise_procedure_code("1004222") == "1004222"
 
 
 def test_empty_index() -> None:

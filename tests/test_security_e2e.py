@@ -166,7 +166,7 @@ def test_a_socketio_session_cannot_be_taken_over(running_bot: str) -> None:
 def test_the_second_factor_reaches_no_store_and_no_log(running_bot: str, running_bot_parts: RunningBot) -> None:
     sender, client = "digits-owner", {"X-Forwarded-For": "198.51.100.12"}
     asked = _rest(running_bot, {"sender": sender, "message": f"tra cứu hồ sơ {CODE}"}, headers=client)
-    assert "4 số cuối" in _texts(asked)
+    assert "4 chữ số cuối" in _texts(asked)
     verified = _texts(_rest(running_bot, {"sender": sender, "message": "6789"}, headers=client))
     assert "Đang xử lý" in verified or "Trạng thái" in verified
     tracker = requests.get(

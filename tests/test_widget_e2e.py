@@ -12,7 +12,7 @@ import os
 import pytest
 from browser import chromium, screenshot, wait_for
 
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 QUESTION = "đăng ký tạm trú cần giấy tờ gì"

@@ -13,11 +13,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (CatalogError,)
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from bot.catalog.schema import upgrade
     from bot.db import make_engine
+    from bot.db.schema import ensure_schema
 
     engine = make_engine()
-    upgrade(engine)  # cheap when already at head; saves a separate "db upgrade" step
+    ensure_schema(engine)
     return engine
 
 
@@ -39,9 +39,9 @@ def _import(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     from bot.catalog.sync import PortalClient, sync
-    from bot.config import settings
+    from bot.settings import settings
 
-    out = Path(args.out) if args.out else settings().var_dir / "portal-sync"
+    out = Path(args.out) if args.out else settings().core.var_dir / "portal-sync"
     client = PortalClient(args.base_url, delay=args.delay)
     codes = {c.strip() for c in args.codes.split(",") if c.strip()} if args.codes else None
     summary = sync(out, client, limit=args.limit, max_pages=args.pages, codes=codes, quiet=args.quiet)
@@ -85,7 +85,7 @@ def render(proc) -> str:  # type: ignore[no-untyped-def]
     lines.append(f"  online: {proc.online_level} {', '.join(proc.online_portals)}".rstrip())
     for m in proc.methods:
         time = f"{m.processing_time:g} {m.time_unit}" if m.processing_time is not None else m.time_unit
-        lines.append(f"  method {m.channel}: {time}{' — ' + m.time_note if m.time_note else ''}")
+        lines.append(f"  method {m.kind}: {time}{' — ' + m.time_note if m.time_note else ''}")
         for f in m.fees:
             amount = f"{f.amount:,} VND".replace(",", ".") if f.amount is not None else "(no figure)"
             lines.append(f"    fee {amount}: {f.description[:100]}")

@@ -13,7 +13,7 @@ from typing import NamedTuple
 AGENCY_LEVELS = ("commune", "province", "central", "other")
 ONLINE_LEVELS = ("full", "partial", "none")
 ONLINE_PORTALS = ("dichvucong", "vneid", "bocongan", "other")
-CHANNELS = ("online", "direct", "postal")
+SUBMISSION_METHOD_KINDS = ("online", "direct", "postal")  # the portal's submissionMethod
 TIME_UNITS = ("working_day", "day", "hour", "other")
 FEE_SOURCES = ("portal", "legal_basis")
 ORIGINS = ("curated", "portal")
@@ -60,10 +60,13 @@ class Fee:
 
 
 @dataclass(frozen=True)
-class Method:
-    """A way to file (online | direct | postal) with its processing time and fees."""
+class SubmissionMethod:
+    """A way to file (cách thức nộp): ``kind`` online | direct | postal, with its processing time and fees.
 
-    channel: str
+    Not to be confused with a channel, which is the chat platform a citizen writes from.
+    """
+
+    kind: str
     processing_time: float | None = None
     time_unit: str = "working_day"
     time_note: str | None = None
@@ -107,7 +110,7 @@ class Procedure:
     online_level: str = "none"  # full | partial | none; "unknown" on catalogue summary rows
     online_portals: tuple[str, ...] = ()
     cases: tuple[Case, ...] = ()
-    methods: tuple[Method, ...] = ()
+    methods: tuple[SubmissionMethod, ...] = ()
     steps: tuple[str, ...] = ()
     legal_basis: tuple[LegalBasis, ...] = ()
     results: tuple[str, ...] = ()
@@ -125,9 +128,9 @@ class Procedure:
     crosscheck_notes: tuple[CrosscheckNote, ...] = ()
     updated_at: datetime | None = None
 
-    def method(self, channel: str) -> Method | None:
-        """The first method for ``channel`` (online | direct | postal), if any."""
-        return next((m for m in self.methods if m.channel == channel), None)
+    def method(self, kind: str) -> SubmissionMethod | None:
+        """The first submission method of ``kind`` (online | direct | postal), if any."""
+        return next((m for m in self.methods if m.kind == kind), None)
 
     @property
     def common_case(self) -> Case | None:

@@ -26,19 +26,19 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
-from bot.catalog.domain import Agency, Case, Document, Fee, LegalBasis, Method, Procedure
+from bot.catalog.domain import Agency, Case, Document, Fee, LegalBasis, Procedure, SubmissionMethod
 from bot.catalog.errors import PortalDataError
 from bot.catalog.loader import CODE_RE, display_path
 from bot.catalog.models import ProcedureRow
 from bot.catalog.provinces import province_in
 from bot.catalog.store import content_hash, existing_index, fill_row, key_of
 from bot.db import engine_for, session_factory
+from bot.db.clock import VN_TZ
 from bot.text import fold
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
-VN_TZ = dt.timezone(dt.timedelta(hours=7))
-CHANNELS = {"ONLINE": "online", "DIRECT": "direct", "POSTAL": "postal"}
+PORTAL_SUBMISSION_METHODS = {"ONLINE": "online", "DIRECT": "direct", "POSTAL": "postal"}  # -> SubmissionMethod.kind
 UNITS = {"WORKING_DAY": "working_day", "DAY": "day", "HOUR": "hour", "OTHER": "other"}
 UNIT_NOTES = {"MONTH": "tháng", "WEEK": "tuần", "YEAR": "năm"}  # units our model lacks: kept in time_note
 
@@ -296,10 +296,11 @@ def _number(value: Any) -> float | None:
     return number if number >= 0 else None
 
 
-def _method(m: _Fields) -> Method:
-    raw_channel = m.text("submissionMethod").upper()
-    if raw_channel not in CHANNELS:
-        raise m._fail("submissionMethod", f"expected one of {' | '.join(CHANNELS)}, got {raw_channel!r}")
+def _method(m: _Fields) -> SubmissionMethod:
+    raw_kind = m.text("submissionMethod").upper()
+    if raw_kind not in PORTAL_SUBMISSION_METHODS:
+        expected = " | ".join(PORTAL_SUBMISSION_METHODS)
+        raise m._fail("submissionMethod", f"expected one of {expected}, got {raw_kind!r}")
     raw_time = m.obj.get("processingTime")
     number = _number(raw_time)
     note = None
@@ -327,8 +328,8 @@ def _method(m: _Fields) -> Method:
             amount = round(value)
         kind = f.text("type").lower() or None
         fees.append(Fee(amount=amount, description=description, legal_basis=None, source="portal", kind=kind))
-    return Method(
-        channel=CHANNELS[raw_channel],
+    return SubmissionMethod(
+        kind=PORTAL_SUBMISSION_METHODS[raw_kind],
         processing_time=number,
         time_unit=unit,
         time_note=note,
@@ -383,7 +384,7 @@ def map_detail(data: dict[str, Any], where: str) -> Procedure | None:
     methods = tuple(_method(m) for m in d.items("executionMethods"))
     if d.flag("isFullProcess"):
         online = "full"
-    elif d.flag("isOfflineOnly") or not any(m.channel == "online" for m in methods):
+    elif d.flag("isOfflineOnly") or not any(m.kind == "online" for m in methods):
         online = "none"
     else:
         online = "partial"
@@ -629,5 +630,5 @@ def import_portal(
             summary.updated += 1
         summary.procedures = len(procs)
     summary.seconds = time.perf_counter() - started
-    log.info("portal import: %s", str(summary).splitlines()[0])
+    logger.info("portal import: %s", str(summary).splitlines()[0])
     return summary

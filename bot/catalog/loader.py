@@ -20,10 +20,10 @@ from sqlalchemy.engine import Engine
 
 from bot.catalog.domain import (
     AGENCY_LEVELS,
-    CHANNELS,
     FEE_SOURCES,
     ONLINE_LEVELS,
     ONLINE_PORTALS,
+    SUBMISSION_METHOD_KINDS,
     TIME_UNITS,
     Agency,
     Case,
@@ -31,17 +31,17 @@ from bot.catalog.domain import (
     Document,
     Fee,
     LegalBasis,
-    Method,
     Procedure,
+    SubmissionMethod,
 )
 from bot.catalog.errors import CatalogErrors, CatalogValidationError
 from bot.catalog.models import ProcedureRow
 from bot.catalog.provinces import PROVINCES
 from bot.catalog.store import content_hash, existing_index, fill_row, key_of
-from bot.config import PROJECT_ROOT, settings
 from bot.db import engine_for, session_factory
+from bot.settings import PROJECT_ROOT, settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CODE_RE = re.compile(r"^\d\.\d{6}$")
 FILE_PATTERNS = ("*.yml", "*.yaml")
@@ -253,20 +253,24 @@ def _fee(v: _Validator, value: Any, field: str) -> Fee | None:
     return Fee(amount=amount, description=description, legal_basis=basis, source=source)
 
 
-def _method(v: _Validator, value: Any, field: str) -> Method | None:
-    data = v.mapping(value, field, {"channel", "fees"}, {"processing_time", "time_unit", "time_note"})
+def _method(v: _Validator, value: Any, field: str) -> SubmissionMethod | None:
+    if isinstance(value, dict) and "channel" in value:
+        # The key was renamed: "channel" now means only a chat platform. Curated files are ours, so no fallback.
+        v.fail(f"{field}.channel", "renamed: write `kind: online | direct | postal` (the submission method)")
+        return None
+    data = v.mapping(value, field, {"kind", "fees"}, {"processing_time", "time_unit", "time_note"})
     if data is None:
         return None
-    channel = v.enum(data.get("channel"), f"{field}.channel", CHANNELS) if "channel" in data else None
+    kind = v.enum(data.get("kind"), f"{field}.kind", SUBMISSION_METHOD_KINDS) if "kind" in data else None
     raw_time = data.get("processing_time")
     time = None if raw_time is None else v.number(raw_time, f"{field}.processing_time")
     unit = v.enum(data.get("time_unit", "working_day"), f"{field}.time_unit", TIME_UNITS)
     note = v.string(data.get("time_note"), f"{field}.time_note", nullable=True)
     fees = [_fee(v, f, f"{field}.fees[{i}]") for i, f in enumerate(v.listof(data.get("fees", []), f"{field}.fees"))]
-    if channel is None or unit is None:
+    if kind is None or unit is None:
         return None
-    return Method(
-        channel=channel, processing_time=time, time_unit=unit, time_note=note, fees=tuple(f for f in fees if f)
+    return SubmissionMethod(
+        kind=kind, processing_time=time, time_unit=unit, time_note=note, fees=tuple(f for f in fees if f)
     )
 
 
@@ -333,9 +337,9 @@ def validate_data(data: Any, path: Path) -> tuple[Procedure | None, list[Catalog
     for i, m in enumerate(methods):
         if m is None:
             continue
-        if m.channel in seen:
-            v.fail(f"methods[{i}].channel", f"duplicate channel {m.channel!r} (already in methods[{seen[m.channel]}])")
-        seen.setdefault(m.channel, i)
+        if m.kind in seen:
+            v.fail(f"methods[{i}].kind", f"duplicate kind {m.kind!r} (already in methods[{seen[m.kind]}])")
+        seen.setdefault(m.kind, i)
     online_level = (
         v.enum(top["online_level"], "online_level", ONLINE_LEVELS)
         if "online_level" in top
@@ -419,7 +423,7 @@ def catalog_files(directory: Path) -> list[Path]:
 
 def validate_dir(directory: Path | str | None = None) -> list[Procedure]:
     """Validate every curated file; raise :class:`CatalogErrors` listing all problems found."""
-    directory = Path(directory) if directory else settings().catalog_dir
+    directory = Path(directory) if directory else settings().catalog.catalog_dir
     if not directory.is_dir():
         raise CatalogErrors([CatalogValidationError(display_path(directory), "", "catalogue directory not found")])
     procs: list[Procedure] = []
@@ -448,7 +452,7 @@ def validate_dir(directory: Path | str | None = None) -> list[Procedure]:
 def load_curated(directory: Path | str | None = None, engine: Engine | None = None) -> LoadSummary:
     """Validate all curated files, then upsert them in one transaction; nothing is written on error."""
     procs = validate_dir(directory)
-    directory = Path(directory) if directory else settings().catalog_dir
+    directory = Path(directory) if directory else settings().catalog.catalog_dir
     summary = LoadSummary(files=len(catalog_files(directory)))
     engine = engine or engine_for()
     Session = session_factory(engine)
@@ -470,5 +474,5 @@ def load_curated(directory: Path | str | None = None, engine: Engine | None = No
             summary.updated += 1
             if origin != "curated":
                 summary.replaced_portal += 1
-    log.info("curated catalogue: %s", summary)
+    logger.info("curated catalogue: %s", summary)
     return summary

@@ -11,8 +11,6 @@ columns: they are read whole and never queried by element.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -31,12 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from bot.db import Base
+from bot.db.clock import naive_utc
 
 NATIONAL = ""  # the province value of national (non-provincial) records
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _children(cls: str) -> object:
@@ -81,7 +76,7 @@ class ProcedureRow(Base):
     crosscheck_notes = Column(JSON, nullable=False, default=list)
     # sha256 of the normalised input record: lets a re-import tell "unchanged" without diffing children.
     content_hash = Column(String(64), nullable=False, default="")
-    updated_at = Column(DateTime, nullable=False, default=_utcnow, onupdate=_utcnow)
+    updated_at = Column(DateTime, nullable=False, default=naive_utc, onupdate=naive_utc)
 
     agencies = _children("AgencyRow")
     cases = _children("CaseRow")
@@ -140,18 +135,18 @@ class DocumentRow(Base):
 
 
 class MethodRow(Base):
-    """A submission method; the portal sometimes lists one channel twice, so no uniqueness here."""
+    """A submission method; the portal sometimes lists one kind twice, so no uniqueness here."""
 
     __tablename__ = "catalog_methods"
     __table_args__ = (
-        CheckConstraint("channel IN ('online', 'direct', 'postal')", name="ck_catalog_methods_channel"),
+        CheckConstraint("kind IN ('online', 'direct', 'postal')", name="ck_catalog_methods_kind"),
         CheckConstraint("time_unit IN ('working_day', 'day', 'hour', 'other')", name="ck_catalog_methods_time_unit"),
     )
 
     id = Column(Integer, primary_key=True)
     procedure_id = Column(Integer, ForeignKey("catalog_procedures.id", ondelete="CASCADE"), nullable=False, index=True)
     position = Column(Integer, nullable=False, default=0)
-    channel = Column(String(16), nullable=False)
+    kind = Column(String(16), nullable=False)  # online | direct | postal (migration 0006; was "channel")
     processing_time = Column(Float)
     time_unit = Column(String(16), nullable=False, default="working_day")
     time_note = Column(Text)

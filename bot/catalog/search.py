@@ -70,7 +70,7 @@ __all__ = [
     "SearchIndex",
     "index_from_curated_dir",
     "load_curated_entries",
-    "normalise_code",
+    "normalise_procedure_code",
 ]
 
 #: Candidates below this score are not returned (see the module docstring).
@@ -154,7 +154,7 @@ _STOP_PHRASES: tuple[str, ...] = (
     "le phi", "o dau", "nop o dau", "lam o dau",
     "duoc khong", "co duoc khong", "phai khong", "khong a",
     "thu tuc hanh chinh", "thu tuc", "dich vu cong",
-    # How to file is not what to file: the channel is chosen later in the dialogue.
+    # How to file is not what to file: the submission method is chosen later in the dialogue.
     "nop truc tuyen", "lam truc tuyen", "truc tuyen", "qua mang", "tren mang",
     "xin chao", "chao ban", "chao em", "chao anh", "chao chi", "cam on", "alo", "hello", "ad", "admin",
     "tam biet", "chuc ngu ngon",
@@ -185,7 +185,7 @@ class Candidate:
     matched: str  # the name or alias that matched best
 
 
-def normalise_code(code: str) -> str:
+def normalise_procedure_code(code: str) -> str:
     """Digits of a procedure code: "1.004222" -> "1004222"."""
     return re.sub(r"\D", "", code)
 
@@ -307,7 +307,7 @@ class SearchIndex:
         str_tokens: list[tuple[str, ...]] = []
         by_code: dict[str, list[int]] = {}
         for ei, entry in enumerate(self._entries):
-            by_code.setdefault(normalise_code(entry.code), []).append(ei)
+            by_code.setdefault(normalise_procedure_code(entry.code), []).append(ei)
             seen: set[tuple[str, ...]] = set()
             for text in (entry.name, *entry.aliases):
                 toks = tuple(analyse(text, keep_filler_only=True))

@@ -7,10 +7,9 @@ touch the database by accident and results are safe to cache and share across th
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -19,8 +18,11 @@ from bot.catalog.domain import CatalogEntry, Procedure
 from bot.catalog.models import NATIONAL, ProcedureRow
 from bot.catalog.provinces import PROVINCES, province_in
 from bot.catalog.store import to_domain
-from bot.config import settings
 from bot.db import engine_for, session_factory
+from bot.settings import settings
+
+if TYPE_CHECKING:
+    from bot.catalog.search import Candidate, SearchIndex
 
 
 def resolve_province(value: str | None) -> str | None:
@@ -44,13 +46,13 @@ class ProcedureCatalog:
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine or engine_for()
         self._session = session_factory(self._engine)
-        self._index: Any = None
+        self._index: SearchIndex | None = None
         self._lock = threading.Lock()
 
     def _with_url(self, proc: Procedure) -> Procedure:
         if proc.source_url:
             return proc
-        return dataclasses.replace(proc, source_url=settings().portal_procedure_url.format(code=proc.code))
+        return dataclasses.replace(proc, source_url=settings().catalog.portal_procedure_url.format(code=proc.code))
 
     def get(self, code: str, province: str | None = None) -> Procedure | None:
         """The procedure with ``code`` for ``province`` (a code like "01" or a name).
@@ -103,31 +105,29 @@ class ProcedureCatalog:
             for r in session.execute(select(*cols).order_by(ProcedureRow.code, ProcedureRow.province)):
                 yield CatalogEntry(r.code, r.province or None, r.name, tuple(r.aliases or ()), r.origin, r.detail_level)
 
-    def search_index(self) -> Any:
+    def search_index(self) -> SearchIndex:
         """The :class:`bot.catalog.search.SearchIndex`, built on first use and then cached."""
         with self._lock:
             if self._index is None:
-                from bot.catalog import search  # lazy: the index is only needed by find()
+                from bot.catalog.search import SearchEntry, SearchIndex  # lazy: the index is only needed by find()
 
-                wanted = {f.name for f in dataclasses.fields(search.SearchEntry)}
-
-                def entry(e: CatalogEntry) -> Any:
-                    values = {**e._asdict(), "curated": e.origin == "curated"}
-                    return search.SearchEntry(**{k: v for k, v in values.items() if k in wanted})
-
-                self._index = search.SearchIndex(entry(e) for e in self.all_search_entries())
+                self._index = SearchIndex(
+                    SearchEntry(e.code, e.province, e.name, e.aliases, curated=e.origin == "curated")
+                    for e in self.all_search_entries()
+                )
             return self._index
 
-    def find(self, text: str, limit: int = 5, province: str | None = None) -> list[Any]:
-        """Candidates for free text, best first (delegates to :mod:`bot.catalog.search`)."""
-        index = self.search_index()
-        if province is not None and "province" in inspect.signature(index.find).parameters:
-            return list(index.find(text, limit=limit, province=resolve_province(province) or province))
-        return list(index.find(text, limit=limit))
+    def find(self, text: str, limit: int = 5, province: str | None = None) -> list[Candidate]:
+        """Candidates for free text, best first (delegates to :mod:`bot.catalog.search`).
 
-    def is_ambiguous(self, candidates: list[Any]) -> bool:
+        ``province`` is a code or a name; an unknown one is passed on as it is.
+        """
+        wanted = None if province is None else (resolve_province(province) or province)
+        return list(self.search_index().find(text, limit=limit, province=wanted))
+
+    def is_ambiguous(self, candidates: list[Candidate]) -> bool:
         """True when the top candidates are too close in score to pick one without asking."""
-        return bool(self.search_index().is_ambiguous(list(candidates)))
+        return self.search_index().is_ambiguous(list(candidates))
 
     def invalidate(self) -> None:
         """Drop the cached search index (after a load or an import)."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.catalog.domain import Agency, Case, CrosscheckNote, Document, Fee, LegalBasis, Method, Procedure
+from bot.catalog.domain import Agency, Case, CrosscheckNote, Document, Fee, LegalBasis, Procedure, SubmissionMethod
 from bot.catalog.models import (
     NATIONAL,
     AgencyRow,
@@ -101,7 +101,7 @@ def fill_row(row: ProcedureRow, proc: Procedure, digest: str | None = None) -> P
     row.methods = [
         MethodRow(
             position=i,
-            channel=m.channel,
+            kind=m.kind,
             processing_time=m.processing_time,
             time_unit=m.time_unit,
             time_note=m.time_note,
@@ -151,8 +151,8 @@ def to_domain(row: ProcedureRow) -> Procedure:
             for c in row.cases
         ),
         methods=tuple(
-            Method(
-                channel=m.channel,
+            SubmissionMethod(
+                kind=m.kind,
                 processing_time=m.processing_time,
                 time_unit=m.time_unit,
                 time_note=m.time_note,

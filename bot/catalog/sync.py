@@ -26,9 +26,9 @@ import requests
 from tqdm import tqdm
 
 from bot.catalog.errors import PortalSyncError
-from bot.config import settings
+from bot.settings import settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 LIST_PATH = "/api/v1/submitting/formality/list-all-public-formality-by-citizen"
 DETAIL_PATH = "/api/v1/configuring/formality/get-formality-by-citizen"
@@ -84,7 +84,7 @@ class PortalClient:
         delay: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = (base_url or settings().portal_base_url).rstrip("/")
+        self.base_url = (base_url or settings().catalog.portal_base_url).rstrip("/")
         self.session = session or requests.Session()
         self.session.headers.update(
             {
@@ -123,7 +123,7 @@ class PortalClient:
             if retry_after and retry_after.isdigit():
                 pause = max(pause, float(retry_after))
             self.retry_count += 1
-            log.warning("%s: %s; retrying in %.1f s", url, problem, pause)
+            logger.warning("%s: %s; retrying in %.1f s", url, problem, pause)
             self.sleep(pause)
         raise AssertionError("unreachable")
 

@@ -1,25 +1,23 @@
 """Messaging channels: Telegram, Zalo OA and the self-hosted web widget (Rasa input/output channels).
 
 Every channel is listed in ``credentials.yml``; secrets come from environment
-variables read here, so a channel whose secrets are unset is simply disabled
-instead of stopping Rasa at start-up (Rasa's own ``${VAR}`` expansion raises on
-an unset variable).
+variables (the ``channels`` section of :mod:`bot.settings`), so a channel whose
+secrets are unset is simply disabled instead of stopping Rasa at start-up (Rasa's
+own ``${VAR}`` expansion raises on an unset variable).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
-def setting(credentials: dict[str, Any] | None, key: str, env_name: str, default: str = "") -> str:
-    """A channel option: the value in credentials.yml if set, else the environment variable, else ``default``."""
+def setting(credentials: dict[str, Any] | None, key: str, default: T) -> str | T:
+    """A channel option: the value in credentials.yml if set, else ``default`` (the channel's settings value)."""
     value = (credentials or {}).get(key)
-    if value not in (None, ""):
-        return str(value)
-    value = os.environ.get(env_name, "")
-    return value if value != "" else default
+    return str(value) if value not in (None, "") else default
 
 
 def mask_user(user_id: str | int | None) -> str:

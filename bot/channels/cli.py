@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from pathlib import Path
 
 
@@ -16,17 +15,16 @@ def _poll(args: argparse.Namespace) -> int:
 
 
 def _set_webhook(args: argparse.Namespace) -> int:
-    from bot.channels.telegram import DEFAULT_BASE_URL
     from bot.channels.telegram_poll import set_webhook
+    from bot.settings import settings
 
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
-    secret = os.environ.get("TELEGRAM_SECRET_TOKEN", "")
+    cfg = settings().channels
+    token, secret = cfg.telegram_bot_token, cfg.telegram_secret_token
     if not token or not secret:
         raise SystemExit("error: set TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN first")
     if not args.url.startswith("https://"):
         raise SystemExit("error: Telegram only calls HTTPS webhooks; for a server without HTTPS use `telegram poll`")
-    base_url = os.environ.get("TELEGRAM_API_BASE_URL") or DEFAULT_BASE_URL
-    ok = asyncio.run(set_webhook(args.url, token=token, secret=secret, base_url=base_url))
+    ok = asyncio.run(set_webhook(args.url, token=token, secret=secret, base_url=cfg.telegram_api_base_url))
     print("webhook registered" if ok else "Telegram refused the webhook")
     return 0 if ok else 1
 
@@ -39,8 +37,9 @@ def _credentials(args: argparse.Namespace) -> int:
 
 def _zalo_token(args: argparse.Namespace) -> int:
     from bot.channels.store import ChannelStore
+    from bot.settings import settings
 
-    app_id = os.environ.get("ZALO_APP_ID", "")
+    app_id = settings().channels.zalo_app_id
     if not app_id:
         raise SystemExit("error: set ZALO_APP_ID first")
     state = ChannelStore().replace_token(f"zalo:{app_id}", args.access_token or "", args.refresh_token)

@@ -13,7 +13,6 @@ secret is ever written to disk.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from collections.abc import Mapping
@@ -22,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import PROJECT_ROOT, settings
+from bot.settings import PROJECT_ROOT, settings, validate_or_exit
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,11 @@ def _variables(value: Any) -> set[str]:
 def active_channels(
     template: Path = TEMPLATE, environ: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The channel entries to enable, and for each left-out channel the variables it is missing."""
-    environ = os.environ if environ is None else environ
+    """The channel entries to enable, and for each left-out channel the variables it is missing.
+
+    ``environ``: the variables that are set (default: those of :mod:`bot.settings`).
+    """
+    environ = settings().raw() if environ is None else environ
     config = yaml.safe_load(template.read_text(encoding="utf-8")) or {}
     if not isinstance(config, dict):
         raise ValueError(f"{template}: expected a mapping of channel name to options")
@@ -61,7 +63,7 @@ def active_channels(
 
 def write_credentials(path: Path | None = None, template: Path = TEMPLATE) -> Path:
     """Write the Rasa credentials file for the current environment and return its path."""
-    path = path or settings().var_dir / "credentials.yml"
+    path = path or settings().core.var_dir / "credentials.yml"
     enabled, skipped = active_channels(template)
     for channel, missing in skipped.items():
         logger.info("channel %s left out: %s not set", channel, ", ".join(missing))
@@ -79,6 +81,7 @@ def write_credentials(path: Path | None = None, template: Path = TEMPLATE) -> Pa
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the file and say which channels are on."""
     args = sys.argv[1:] if argv is None else argv
+    validate_or_exit()
     path = write_credentials(Path(args[0]) if args else None)
     enabled, skipped = active_channels()
     print(f"wrote {path}")

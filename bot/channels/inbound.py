@@ -8,7 +8,7 @@ they hand a message to Rasa, so the NLU only ever sees bounded, well-formed text
   with "/" that is not one of our buttons (``/EXTERNAL_…`` intents, which only the
   server may trigger, unknown intents and entities).
 - :func:`too_long` says whether a message is over ``MAX_MESSAGE_CHARS`` (2,000 by
-  default): the channel then answers :data:`TOO_LONG_REPLY` without calling Rasa.
+  default): the channel then answers :func:`too_long_reply` without calling Rasa.
 - :func:`conversation_id` namespaces a platform's user id by channel
   (``"telegram_ptb:12345"``), so one channel can never write into another's
   conversation; :func:`platform_user_id` takes the prefix off again for sending.
@@ -29,15 +29,15 @@ from functools import lru_cache
 
 import yaml
 
-from bot.config import PROJECT_ROOT, settings
+from bot.settings import PROJECT_ROOT, settings
+from bot.text import UNWANTED_CHARS as _UNWANTED
+from bot.text import entity_text
+from bot.wording import text as wording
 
 __all__ = [
-    "MAX_ENTITY_CHARS",
-    "TOO_LONG_REPLY",
     "clean_text",
     "client_address",
     "conversation_id",
-    "entity_text",
     "platform_user_id",
     "requester_ref",
     "too_long",
@@ -47,26 +47,16 @@ __all__ = [
 
 # A button payload: "/intent" with an optional JSON object of entities (Rasa's own format).
 _PAYLOAD_RE = re.compile(r"/(?P<intent>[A-Za-z_][A-Za-z0-9_]{0,63})(?P<entities>\{.*\})?", re.DOTALL)
-# Entity values are short (a code, a case number, a procedure's words); longer ones are not ours.
-MAX_ENTITY_CHARS = 300
-# C0/C1 control characters except tab and newline, and lone UTF-16 surrogates.
-_UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-TOO_LONG_REPLY = (
-    "Dạ, tin nhắn của anh/chị dài quá nên em chưa đọc được (tối đa {limit} ký tự). "
-    "Anh/chị vui lòng gửi câu hỏi ngắn gọn hơn, ví dụ: \"đăng ký thường trú cần giấy tờ gì\" ạ."
-)
 
 
 def too_long(text: str) -> bool:
     """True when ``text`` is over the configured maximum message length (``MAX_MESSAGE_CHARS``)."""
-    return len(text) > settings().max_message_chars
+    return len(text) > settings().core.max_message_chars
 
 
 def too_long_reply() -> str:
     """The polite answer to a message over the limit (the limit read from the settings)."""
-    return TOO_LONG_REPLY.format(limit=f"{settings().max_message_chars:,}".replace(",", "."))
+    return wording("channel.too_long", limit=f"{settings().core.max_message_chars:,}".replace(",", "."))
 
 
 @lru_cache(maxsize=1)
@@ -99,18 +89,6 @@ def _is_button_payload(text: str) -> bool:
     return isinstance(values, dict) and all(
         key in entities and entity_text(value) is not None for key, value in values.items()
     )
-
-
-def entity_text(value: object) -> str | None:
-    """An entity value as text when it is one we could have sent, else None.
-
-    Strings and numbers (not booleans) of at most ``MAX_ENTITY_CHARS`` characters, without
-    control characters or lone surrogates: a payload typed by hand can carry any JSON value.
-    """
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    text = str(value)
-    return text if len(text) <= MAX_ENTITY_CHARS and not _UNWANTED.search(text) else None
 
 
 class _DigitTable(dict[int, int]):
@@ -150,7 +128,7 @@ def valid_sender(sender: object) -> bool:
     """A client-chosen sender id: 1..``MAX_SENDER_ID_CHARS`` characters of ``A-Z a-z 0-9 _ . : @ -``."""
     return (
         isinstance(sender, str)
-        and 0 < len(sender) <= settings().max_sender_id_chars
+        and 0 < len(sender) <= settings().core.max_sender_id_chars
         and _SENDER_RE.fullmatch(sender) is not None
     )
 
@@ -169,7 +147,7 @@ def platform_user_id(recipient_id: str | int, channel: str) -> str:
 
 def requester_ref(kind: str, value: str) -> str:
     """A keyed, non-reversible reference to who is asking (``kind`` "ip", "telegram_ptb", …)."""
-    key = settings().session_secret.encode()
+    key = settings().core.session_secret.reveal().encode()
     return "rq:" + hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
@@ -180,7 +158,7 @@ def client_address(remote_addr: str, forwarded_for: str | None) -> str:
     (``TRUSTED_PROXIES``); hops are read from the right, skipping trusted proxies, so a
     client cannot pick its own address by sending the header.
     """
-    trusted = set(settings().trusted_proxies)
+    trusted = set(settings().core.trusted_proxies)
     if remote_addr not in trusted or not forwarded_for:
         return remote_addr
     for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):

@@ -15,12 +15,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+if TYPE_CHECKING:
+    from bot.dossiers.watcher import DossierWatcher
 
 SIGNATURE_HEADER = "X-Onedoor-Signature"
 
@@ -37,8 +40,8 @@ class OneDoorWebhookInput(InputChannel):
         return cls()
 
     @cached_property
-    def watcher(self) -> Any:
-        from bot.dossiers.watcher import build_watcher
+    def watcher(self) -> DossierWatcher:
+        from bot.dossiers.watcher import build_watcher  # lazy: the database is opened on the first webhook
 
         return build_watcher()
 

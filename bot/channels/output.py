@@ -7,7 +7,8 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel
 
 from bot.channels.inbound import platform_user_id
-from bot.channels.replies import Reply
+from bot.channels.replies import from_rasa
+from bot.replies import Reply
 
 
 class ReplyOutputChannel(OutputChannel):
@@ -23,7 +24,7 @@ class ReplyOutputChannel(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         """Rasa's entry point for every bot utterance."""
-        await self.send_reply(self._platform_id(recipient_id), Reply.from_rasa(message))
+        await self.send_reply(self._platform_id(recipient_id), from_rasa(message))
 
     def _platform_id(self, recipient_id: str) -> str:
         return platform_user_id(recipient_id, self.name())
@@ -34,7 +35,7 @@ class ReplyOutputChannel(OutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self.send_reply(self._platform_id(recipient_id), Reply.from_rasa({"text": text, "buttons": buttons}))
+        await self.send_reply(self._platform_id(recipient_id), from_rasa({"text": text, "buttons": buttons}))
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        await self.send_reply(self._platform_id(recipient_id), Reply.from_rasa({"custom": json_message}))
+        await self.send_reply(self._platform_id(recipient_id), from_rasa({"custom": json_message}))

@@ -35,7 +35,7 @@ from bot.channels.inbound import (
     too_long_reply,
     valid_sender,
 )
-from bot.config import settings
+from bot.settings import settings
 
 CHANNEL_NAME = "rest"
 
@@ -74,7 +74,7 @@ class RestInput(InputChannel):
             sender, text, metadata = body.get("sender"), body.get("message"), body.get("metadata")
             if not valid_sender(sender):
                 return _bad_request(
-                    f"sender must be 1 to {settings().max_sender_id_chars} characters of A-Z, a-z, 0-9, _ . : @ -"
+                    f"sender must be 1 to {settings().core.max_sender_id_chars} characters of A-Z, a-z, 0-9, _ . : @ -"
                 )
             if not isinstance(text, str):
                 return _bad_request("message must be a string")

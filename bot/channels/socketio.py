@@ -35,7 +35,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.inbound import clean_text, client_address, conversation_id, requester_ref, too_long, too_long_reply
-from bot.config import settings
+from bot.settings import settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _SESSION_ID_CHARS = 64
 
 def session_token(session_id: str) -> str:
     """The token that proves a browser was issued ``session_id``."""
-    key = settings().session_secret.encode()
+    key = settings().core.session_secret.reveal().encode()
     # surrogatepass: a client can send any string, lone surrogates included, and must get a refusal, not a crash.
     message = f"widget-session:{session_id}".encode("utf-8", "surrogatepass")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
@@ -82,7 +82,7 @@ class SocketIOInput(RasaSocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The socket.io server and a health route."""
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings().cors_origins))
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings().core.cors_origins))
         bp = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
 

@@ -15,54 +15,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import Base, engine_for
-
-
-def utcnow() -> datetime:
-    """Timezone-naive UTC now (what SQLite stores)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-class OAuthToken(Base):
-    """The current access/refresh token pair of one provider account (e.g. ``zalo:<app_id>``)."""
-
-    __tablename__ = "channel_oauth_tokens"
-
-    provider = Column(String(100), primary_key=True)
-    access_token = Column(Text, nullable=False)
-    refresh_token = Column(Text, nullable=False)
-    access_expires_at = Column(DateTime, nullable=True)
-    version = Column(Integer, nullable=False, default=1)
-    lease_until = Column(DateTime, nullable=True)
-    updated_at = Column(DateTime, nullable=False, default=utcnow)
-
-
-class SeenEvent(Base):
-    """Webhook events already accepted, to reject replays across replicas."""
-
-    __tablename__ = "channel_seen_events"
-
-    event_key = Column(String(200), primary_key=True)
-    seen_at = Column(DateTime, nullable=False, default=utcnow)
-
-
-class UserActivity(Base):
-    """When a user last wrote to us on a channel (Zalo only lets the OA answer within a window)."""
-
-    __tablename__ = "channel_user_activity"
-
-    channel = Column(String(40), primary_key=True)
-    user_id = Column(String(100), primary_key=True)
-    last_user_message_at = Column(DateTime, nullable=False)
-
-
-TABLES = [OAuthToken.__table__, SeenEvent.__table__, UserActivity.__table__]
+from bot.channels.models import OAuthToken, SeenEvent, UserActivity
+from bot.db import engine_for
+from bot.db.clock import naive_utc
+from bot.db.schema import ensure_schema
 
 
 @dataclass(frozen=True)
@@ -90,16 +52,16 @@ class ChannelStore:
         self.engine = engine or engine_for()
         self._ready = False
 
-    def ensure_tables(self) -> None:
-        """Create the channel tables if missing (idempotent; a migration may also create them)."""
+    def _ensure_schema(self) -> None:
+        """Bring the database to the newest schema once per store (:func:`bot.db.schema.ensure_schema`)."""
         if not self._ready:
-            Base.metadata.create_all(self.engine, tables=TABLES, checkfirst=True)
+            ensure_schema(self.engine)
             self._ready = True
 
     # -- tokens ---------------------------------------------------------------------------------------------
     def load_token(self, provider: str) -> TokenState | None:
         """The stored token pair, or ``None``."""
-        self.ensure_tables()
+        self._ensure_schema()
         with self.engine.connect() as conn:
             row = conn.execute(select(OAuthToken.__table__).where(OAuthToken.provider == provider)).first()
         if row is None:
@@ -108,7 +70,7 @@ class ChannelStore:
 
     def seed_token(self, provider: str, access_token: str, refresh_token: str) -> TokenState | None:
         """Store the initial pair from configuration unless a (newer) pair is already stored."""
-        self.ensure_tables()
+        self._ensure_schema()
         if refresh_token:
             try:
                 with self.engine.begin() as conn:
@@ -119,7 +81,7 @@ class ChannelStore:
                             refresh_token=refresh_token,
                             access_expires_at=None,
                             version=1,
-                            updated_at=utcnow(),
+                            updated_at=naive_utc(),
                         )
                     )
             except IntegrityError:
@@ -128,24 +90,24 @@ class ChannelStore:
 
     def replace_token(self, provider: str, access_token: str, refresh_token: str) -> TokenState:
         """Store a pair obtained by re-authorising the app (the old pair is dead); bumps the version."""
-        self.ensure_tables()
+        self._ensure_schema()
         t = OAuthToken.__table__
         values = {"access_token": access_token, "refresh_token": refresh_token, "access_expires_at": None}
         with self.engine.begin() as conn:
             updated = conn.execute(
                 update(t)
                 .where(t.c.provider == provider)
-                .values(**values, version=t.c.version + 1, lease_until=None, updated_at=utcnow())
+                .values(**values, version=t.c.version + 1, lease_until=None, updated_at=naive_utc())
             ).rowcount
             if not updated:
-                conn.execute(insert(t).values(provider=provider, **values, version=1, updated_at=utcnow()))
+                conn.execute(insert(t).values(provider=provider, **values, version=1, updated_at=naive_utc()))
         state = self.load_token(provider)
         assert state is not None
         return state
 
     def try_lease(self, provider: str, seen_version: int, seconds: float = 30.0) -> Lease:
         """Claim the right to spend the refresh token of ``seen_version`` (compare-and-swap)."""
-        now = utcnow()
+        now = naive_utc()
         t = OAuthToken.__table__
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -164,7 +126,7 @@ class ChannelStore:
     ) -> bool:
         """Store the new pair if the row is still at ``seen_version``; returns whether it was stored."""
         t = OAuthToken.__table__
-        now = utcnow()
+        now = naive_utc()
         expires = now + timedelta(seconds=expires_in) if expires_in else None
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -192,8 +154,8 @@ class ChannelStore:
     # -- replay protection ----------------------------------------------------------------------------------
     def remember_event(self, event_key: str, keep_seconds: float) -> bool:
         """Record an event; ``False`` when it was already seen (a replay or a retry)."""
-        self.ensure_tables()
-        now = utcnow()
+        self._ensure_schema()
+        now = naive_utc()
         t = SeenEvent.__table__
         try:
             with self.engine.begin() as conn:
@@ -206,8 +168,8 @@ class ChannelStore:
     # -- messaging window -----------------------------------------------------------------------------------
     def touch_user(self, channel: str, user_id: str, when: datetime | None = None) -> None:
         """Record that ``user_id`` just wrote to us."""
-        self.ensure_tables()
-        when = when or utcnow()
+        self._ensure_schema()
+        when = when or naive_utc()
         t = UserActivity.__table__
         where = (t.c.channel == channel, t.c.user_id == user_id)
         with self.engine.begin() as conn:
@@ -222,7 +184,7 @@ class ChannelStore:
 
     def last_user_message(self, channel: str, user_id: str) -> datetime | None:
         """When ``user_id`` last wrote to us, or ``None``."""
-        self.ensure_tables()
+        self._ensure_schema()
         t = UserActivity.__table__
         with self.engine.connect() as conn:
             return conn.execute(

@@ -35,17 +35,19 @@ from telegram.error import TelegramError
 from bot.channels import mask_user, setting
 from bot.channels.inbound import clean_text, conversation_id, requester_ref, too_long, too_long_reply
 from bot.channels.output import ReplyOutputChannel
-from bot.channels.replies import TELEGRAM_TEXT_LIMIT, Reply
+from bot.channels.replies import TELEGRAM_TEXT_LIMIT
+from bot.replies import Reply
+from bot.settings import default, settings
+from bot.wording import text as wording
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "telegram_ptb"
-DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_URL = default("TELEGRAM_API_BASE_URL")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram limits callback_data to 64 bytes; longer payloads travel as a digest key.
 CALLBACK_DATA_LIMIT = 64
 _DIGEST_PREFIX = "h:"
-NOT_TEXT_REPLY = "Dạ, hiện em chỉ đọc được tin nhắn chữ. Anh/chị vui lòng gõ câu hỏi giúp em ạ."
 
 
 class MalformedUpdate(ValueError):
@@ -142,7 +144,7 @@ class TelegramOutput(ReplyOutputChannel):
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             # Telegram refuses empty texts; a keyboard-only reply needs a caption.
-            text = part or ("Anh/chị chọn một mục dưới đây:" if reply.buttons else "Liên kết:")
+            text = part or wording("channel.choose_below" if reply.buttons else "channel.links_caption")
             await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup if last else None)
         return len(parts)
 
@@ -159,11 +161,12 @@ class TelegramInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        cfg = settings().channels
         return cls(
-            token=setting(credentials, "token", "TELEGRAM_BOT_TOKEN"),
-            secret_token=setting(credentials, "secret_token", "TELEGRAM_SECRET_TOKEN"),
-            base_url=setting(credentials, "base_url", "TELEGRAM_API_BASE_URL", DEFAULT_BASE_URL),
-            start_text=setting(credentials, "start_text", "TELEGRAM_START_TEXT", "xin chào"),
+            token=setting(credentials, "token", cfg.telegram_bot_token),
+            secret_token=setting(credentials, "secret_token", cfg.telegram_secret_token),
+            base_url=setting(credentials, "base_url", cfg.telegram_api_base_url),
+            start_text=setting(credentials, "start_text", cfg.telegram_start_text),
         )
 
     def __init__(
@@ -253,7 +256,7 @@ class TelegramInput(InputChannel):
             chat_id = chat.id if chat is not None else query.from_user.id
             payload = PAYLOADS.decode(query.data or "")
             if payload is None:
-                await output.send_reply(chat_id, Reply(text="Dạ, nút này đã cũ. Anh/chị vui lòng gõ lại câu hỏi ạ."))
+                await output.send_reply(chat_id, Reply(wording("channel.stale_button")))
                 return "stale-button"
             await self._forward(on_new_message, output, chat_id, payload, update, query.from_user.language_code)
             return "callback"
@@ -268,7 +271,7 @@ class TelegramInput(InputChannel):
             text = self.start_text
         text = clean_text(text)
         if not text:
-            await output.send_reply(message.chat.id, Reply(text=NOT_TEXT_REPLY))
+            await output.send_reply(message.chat.id, Reply(wording("channel.not_text")))
             return "not-text"
         if too_long(text):
             await output.send_reply(message.chat.id, Reply(text=too_long_reply()))

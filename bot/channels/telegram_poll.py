@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 from typing import Any
 
@@ -21,6 +20,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.channels.telegram import DEFAULT_BASE_URL, SECRET_HEADER
+from bot.settings import settings
 
 logger = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -28,10 +28,9 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 def default_forward_url() -> str:
     """The Telegram webhook of the local Rasa server (``BIND_HOST``/``RASA_PORT``)."""
-    host = os.environ.get("BIND_HOST", "127.0.0.1")
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    return f"http://{host}:{os.environ.get('RASA_PORT', '5005')}/webhooks/telegram_ptb/webhook"
+    cfg = settings().core
+    host = "127.0.0.1" if cfg.bind_host in ("0.0.0.0", "::") else cfg.bind_host
+    return f"http://{host}:{cfg.rasa_port}/webhooks/telegram_ptb/webhook"
 
 
 async def _forward(http: aiohttp.ClientSession, url: str, secret: str, update: dict[str, Any]) -> None:
@@ -101,8 +100,8 @@ async def poll(
 
 def run(args: argparse.Namespace) -> int:
     """``python -m bot telegram poll``."""
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
-    secret = os.environ.get("TELEGRAM_SECRET_TOKEN", "")
+    cfg = settings().channels
+    token, secret = cfg.telegram_bot_token, cfg.telegram_secret_token
     if not token or not secret:
         raise SystemExit("error: set TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN (the same values Rasa sees)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             token=token,
             secret=secret,
             forward_url=args.rasa_url,
-            base_url=os.environ.get("TELEGRAM_API_BASE_URL") or DEFAULT_BASE_URL,
+            base_url=cfg.telegram_api_base_url,
             timeout=args.timeout,
             stop=stop,
         )

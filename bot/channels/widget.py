@@ -20,7 +20,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
+from bot.wording import text as wording
 
 WEB_DIR = Path(__file__).with_name("web")
 SOCKET_IO_CANDIDATES = (
@@ -95,7 +96,7 @@ class WidgetInput(InputChannel):
                     status=503,
                     content_type=CONTENT_TYPES[".js"],
                 )
-            return response.text("Không tìm thấy tệp.", status=404)
+            return response.text(wording("channel.file_not_found"), status=404)
         body, content_type = found
         headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
         return response.raw(body, content_type=content_type, headers=headers)

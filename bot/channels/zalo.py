@@ -35,7 +35,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -48,23 +48,26 @@ from sanic.response import HTTPResponse
 from bot.channels import mask_user, setting
 from bot.channels.inbound import clean_text, conversation_id, requester_ref, too_long, too_long_reply
 from bot.channels.output import ReplyOutputChannel
-from bot.channels.replies import ZALO_TEXT_LIMIT, Button, Reply
-from bot.channels.store import ChannelStore, Lease, TokenState, utcnow
+from bot.channels.replies import ZALO_TEXT_LIMIT, as_plain_text
+from bot.channels.store import ChannelStore, Lease, TokenState
+from bot.db.clock import naive_utc
+from bot.replies import Button, Reply
+from bot.settings import default, settings
+from bot.wording import text as wording
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "zalo"
-DEFAULT_API_BASE = "https://openapi.zalo.me"
-DEFAULT_OAUTH_BASE = "https://oauth.zaloapp.com"
+DEFAULT_API_BASE = default("ZALO_API_BASE")
+DEFAULT_OAUTH_BASE = default("ZALO_OAUTH_BASE")
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 # Zalo lets an OA answer a user with customer-service messages for 7 days after the user's last message.
-DEFAULT_WINDOW_HOURS = 24 * 7
-DEFAULT_MAX_EVENT_AGE = 300
+DEFAULT_WINDOW_HOURS = float(default("ZALO_MESSAGE_WINDOW_HOURS"))
+DEFAULT_MAX_EVENT_AGE = float(default("ZALO_MAX_EVENT_AGE"))
 # Errors the OA API returns for an invalid or expired access token.
 TOKEN_ERRORS = {-216, -124, -240}
 # Errors meaning "this user cannot be messaged now" (interaction window closed, not a follower).
 WINDOW_ERRORS = {-213, -230, -201}
-NOT_TEXT_REPLY = "Dạ, hiện em chỉ đọc được tin nhắn chữ. Anh/chị vui lòng gõ câu hỏi giúp em ạ."
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
@@ -93,15 +96,15 @@ class ChoiceMemory:
     def __init__(self, ttl_seconds: float = 3600, size: int = 10000) -> None:
         self._ttl = ttl_seconds
         self._size = size
-        self._items: dict[str, tuple[float, list[Button]]] = {}
+        self._items: dict[str, tuple[float, tuple[Button, ...]]] = {}
 
-    def remember(self, user_id: str, buttons: list[Button]) -> None:
+    def remember(self, user_id: str, buttons: Sequence[Button]) -> None:
         if len(self._items) >= self._size:
             now = time.monotonic()
             self._items = {k: v for k, v in self._items.items() if v[0] > now}
             if len(self._items) >= self._size:
                 self._items.pop(next(iter(self._items)))
-        self._items[user_id] = (time.monotonic() + self._ttl, buttons)
+        self._items[user_id] = (time.monotonic() + self._ttl, tuple(buttons))
 
     def resolve(self, user_id: str, text: str) -> str:
         """The payload for a bare number that matches a shown choice; otherwise ``text`` unchanged."""
@@ -209,7 +212,7 @@ class ZaloClient:
     async def within_window(self, user_id: str) -> bool:
         """Whether the OA may still send customer-service messages to ``user_id``."""
         last = await asyncio.to_thread(self.store.last_user_message, CHANNEL_NAME, user_id)
-        return last is not None and utcnow() - last <= self.window
+        return last is not None and naive_utc() - last <= self.window
 
     # -- sending --------------------------------------------------------------------------------------------
     async def send_reply(self, user_id: str, reply: Reply) -> SendStatus:
@@ -221,7 +224,7 @@ class ZaloClient:
             return SendStatus.OUTSIDE_WINDOW
         if reply.buttons:
             self.choices.remember(user_id, reply.buttons)
-        for part in Reply(text=reply.as_plain_text()).parts(ZALO_TEXT_LIMIT):
+        for part in Reply(as_plain_text(reply)).parts(ZALO_TEXT_LIMIT):
             status = await self.send_text(user_id, part)
             if status is not SendStatus.SENT:
                 return status
@@ -230,7 +233,7 @@ class ZaloClient:
     async def send_text(self, user_id: str, text: str) -> SendStatus:
         """One customer-service text message; refreshes the access token once if it is rejected."""
         state = await self.current_token()
-        if state.access_expires_at is not None and state.access_expires_at - utcnow() < timedelta(minutes=5):
+        if state.access_expires_at is not None and state.access_expires_at - naive_utc() < timedelta(minutes=5):
             state = await self.refresh(state)
         for attempt in range(2):
             error, message = await self._post_cs(state.access_token, user_id, text)
@@ -289,18 +292,18 @@ class ZaloInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        c = credentials
+        c, cfg = credentials, settings().channels
         return cls(
-            app_id=setting(c, "app_id", "ZALO_APP_ID"),
-            app_secret=setting(c, "app_secret", "ZALO_APP_SECRET"),
-            oa_secret_key=setting(c, "oa_secret_key", "ZALO_OA_SECRET_KEY"),
-            access_token=setting(c, "access_token", "ZALO_ACCESS_TOKEN"),
-            refresh_token=setting(c, "refresh_token", "ZALO_REFRESH_TOKEN"),
-            api_base=setting(c, "api_base", "ZALO_API_BASE", DEFAULT_API_BASE),
-            oauth_base=setting(c, "oauth_base", "ZALO_OAUTH_BASE", DEFAULT_OAUTH_BASE),
-            window_hours=float(setting(c, "window_hours", "ZALO_MESSAGE_WINDOW_HOURS", str(DEFAULT_WINDOW_HOURS))),
-            max_event_age=float(setting(c, "max_event_age", "ZALO_MAX_EVENT_AGE", str(DEFAULT_MAX_EVENT_AGE))),
-            follow_text=setting(c, "follow_text", "ZALO_FOLLOW_TEXT", "xin chào"),
+            app_id=setting(c, "app_id", cfg.zalo_app_id),
+            app_secret=setting(c, "app_secret", cfg.zalo_app_secret),
+            oa_secret_key=setting(c, "oa_secret_key", cfg.zalo_oa_secret_key),
+            access_token=setting(c, "access_token", cfg.zalo_access_token),
+            refresh_token=setting(c, "refresh_token", cfg.zalo_refresh_token),
+            api_base=setting(c, "api_base", cfg.zalo_api_base),
+            oauth_base=setting(c, "oauth_base", cfg.zalo_oauth_base),
+            window_hours=float(setting(c, "window_hours", cfg.zalo_message_window_hours)),
+            max_event_age=float(setting(c, "max_event_age", cfg.zalo_max_event_age)),
+            follow_text=setting(c, "follow_text", cfg.zalo_follow_text),
         )
 
     def __init__(
@@ -431,7 +434,7 @@ class ZaloInput(InputChannel):
             await self.client.record_user_message(user_id)
             output = ZaloOutput(self.client)
             if not text:
-                await output.send_reply(user_id, Reply(text=NOT_TEXT_REPLY))
+                await output.send_reply(user_id, Reply(wording("channel.not_text")))
                 return
             if too_long(text):
                 await output.send_reply(user_id, Reply(text=too_long_reply()))

@@ -11,23 +11,21 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from sqlalchemy import inspect
-
 __all__ = ["main", "register"]
 
 
 def _engine():  # type: ignore[no-untyped-def]
     from bot.db import engine_for
+    from bot.db.schema import ensure_schema
 
     engine = engine_for()
-    if not inspect(engine).has_table("dossiers"):
-        raise SystemExit("The dossier tables are missing: run `python -m bot db upgrade` first.")
+    ensure_schema(engine)
     return engine
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from bot.dossiers.config import dossier_settings
     from bot.dossiers.watcher import build_watcher
+    from bot.settings import settings
 
     watcher = build_watcher(_engine())
     if args.once:
@@ -37,7 +35,7 @@ def _watch(args: argparse.Namespace) -> int:
             f"failed={report.failed} unavailable={report.unavailable}"
         )
         return 1 if report.failed else 0
-    interval = args.interval or dossier_settings().watch_interval
+    interval = args.interval or settings().dossiers.watch_interval
     print(f"Watching followed dossiers every {interval:g}s (Ctrl+C to stop)")
     with contextlib.suppress(KeyboardInterrupt):
         watcher.run(interval)
@@ -45,10 +43,10 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from bot.dossiers.config import dossier_settings
     from bot.dossiers.demo import seed_demo
+    from bot.settings import settings
 
-    if not dossier_settings().demo_data and not args.force:
+    if not settings().dossiers.demo_data and not args.force:
         print("DEMO_DATA=0: demo dossiers not seeded")
         return 0
     added = seed_demo(_engine())
@@ -57,15 +55,16 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _set_status(args: argparse.Namespace) -> int:
-    from bot.dossiers.codes import InvalidDossierCode, normalize_code
+    from bot.dossiers.codes import InvalidDossierCode, normalise_dossier_code
+    from bot.dossiers.render import invalid_code
     from bot.dossiers.status import parse_status
     from bot.dossiers.store import DossierStore
 
     try:
-        code = normalize_code(args.code)
+        code = normalise_dossier_code(args.code)
         status = parse_status(args.status)
     except (InvalidDossierCode, ValueError) as exc:
-        print(getattr(exc, "user_message", None) or str(exc), file=sys.stderr)
+        print(invalid_code(exc) if isinstance(exc, InvalidDossierCode) else str(exc), file=sys.stderr)
         return 2
     changed = DossierStore(_engine()).set_status(code, int(status), note=args.note)
     print(f"{code}: status {int(status)} ({'changed' if changed else 'unchanged or unknown code'})")
@@ -73,14 +72,15 @@ def _set_status(args: argparse.Namespace) -> int:
 
 
 def _lookup(args: argparse.Namespace) -> int:
-    from bot.dossiers.service import DossierLookup, build_source, format_result
+    from bot.dossiers.render import lookup_text, subscription_text
+    from bot.dossiers.service import DossierLookup, build_source
     from bot.dossiers.store import DossierStore
 
     store = DossierStore(_engine())
     service = DossierLookup(build_source(store), store)
-    print(format_result(service.status(args.code, args.last4, args.sender, args.channel, requester=args.requester)))
+    print(lookup_text(service.status(args.code, args.last4, args.sender, args.channel, requester=args.requester)))
     if args.subscribe:
-        print(service.subscribe(args.code, args.channel, args.sender).message)
+        print(subscription_text(service.subscribe(args.code, args.channel, args.sender)))
     return 0
 
 
@@ -127,4 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.privacy import install_log_masking
 
     install_log_masking()
+    from bot.settings import validate_or_exit
+
+    validate_or_exit()
     return int(args.func(args) or 0)

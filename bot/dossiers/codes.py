@@ -14,16 +14,19 @@ from datetime import date
 __all__ = [
     "CODE_EXAMPLE",
     "CODE_FORMAT",
+    "IMPOSSIBLE_DATE",
     "InvalidDossierCode",
     "extract_code",
     "filing_date",
     "find_codes",
     "is_valid_code",
-    "normalize_code",
+    "normalise_dossier_code",
 ]
 
 CODE_FORMAT = "V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-XXXX"
 CODE_EXAMPLE = "000.00.12.H61-240831-0001"
+# The reason of an InvalidDossierCode whose YYMMDD part is not a real date (the reply explains that part).
+IMPOSSIBLE_DATE = "impossible filing date"
 
 _DASHES = str.maketrans({"–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "_": "-"})
 
@@ -41,21 +44,14 @@ _IN_TEXT = re.compile(
 
 
 class InvalidDossierCode(ValueError):
-    """A dossier code that is not in the national format; ``user_message`` is ready to show the citizen."""
+    """A dossier code that is not in the national format; ``reason`` says why (English, for logs and audit).
 
-    def __init__(self, reason: str, user_message: str) -> None:
+    :func:`bot.dossiers.render.invalid_code` words it for the citizen (format, example, where to find it).
+    """
+
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.user_message = user_message
-
-
-def _message(detail: str = "") -> str:
-    extra = f" ({detail})" if detail else ""
-    return (
-        f"Dạ, mã hồ sơ anh/chị nhập chưa đúng định dạng{extra} ạ. Mã hồ sơ có dạng {CODE_FORMAT}, "
-        f"ví dụ {CODE_EXAMPLE}; mã này in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, hoặc trong "
-        "thư điện tử/tin nhắn xác nhận khi nộp trực tuyến. Anh/chị vui lòng kiểm tra và nhập lại ạ."
-    )
 
 
 def _clean(text: str) -> str:
@@ -63,32 +59,30 @@ def _clean(text: str) -> str:
     return "".join(text.split()).upper()
 
 
-def normalize_code(text: str) -> str:
+def normalise_dossier_code(text: str) -> str:
     """Return ``text`` as a canonical dossier code, or raise :class:`InvalidDossierCode`.
 
     Tolerates spaces, lower case, missing dots or hyphens and typographic dashes;
     rejects an impossible filing date (YYMMDD).
     """
     if text is None or not str(text).strip():
-        raise InvalidDossierCode("empty code", _message())
+        raise InvalidDossierCode("empty code")
     cleaned = _clean(str(text))
     match = _STRICT.fullmatch(cleaned)
     if match is None:
-        raise InvalidDossierCode("not in the national format", _message())
+        raise InvalidDossierCode("not in the national format")
     v, z, y, m, yy, mm, dd, seq = match.groups()
     try:
         date(2000 + int(yy), int(mm), int(dd))
     except ValueError:
-        raise InvalidDossierCode(
-            "impossible filing date", _message("phần ngày nộp YYMMDD không phải một ngày có thật")
-        ) from None
+        raise InvalidDossierCode(IMPOSSIBLE_DATE) from None
     return f"{v}.{z}.{y}.{m}-{yy}{mm}{dd}-{seq}"
 
 
 def is_valid_code(text: str) -> bool:
     """True when ``text`` normalises to a dossier code."""
     try:
-        normalize_code(text)
+        normalise_dossier_code(text)
     except InvalidDossierCode:
         return False
     return True
@@ -96,7 +90,7 @@ def is_valid_code(text: str) -> bool:
 
 def filing_date(code: str) -> date:
     """The filing date encoded in a (valid) code: ``...-240831-...`` -> 2024-08-31."""
-    yymmdd = normalize_code(code).split("-")[1]
+    yymmdd = normalise_dossier_code(code).split("-")[1]
     return date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:]))
 
 
@@ -107,7 +101,7 @@ def find_codes(text: str) -> list[str]:
     found: dict[str, None] = {}  # ordered set: a list's "in" made many distinct codes quadratic
     for match in _IN_TEXT.finditer(unicodedata.normalize("NFKC", text).translate(_DASHES)):
         try:
-            found.setdefault(normalize_code(match.group(0)))
+            found.setdefault(normalise_dossier_code(match.group(0)))
         except InvalidDossierCode:
             continue
     return list(found)

@@ -1,6 +1,6 @@
 """HTTP source: a provincial one-door system (hệ thống một cửa điện tử), configured without code.
 
-Configuration (environment):
+Configuration (environment variables, read by the ``onedoor`` section of :mod:`bot.settings`):
 
 - ``ONEDOOR_BASE_URL``: e.g. ``https://motcua.example.gov.vn/api``
 - ``ONEDOOR_PATH``: path template with ``{code}``; default ``/dossiers/{code}``
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -34,13 +33,15 @@ from urllib.parse import quote
 import requests
 import yaml
 
-from bot.dossiers.codes import InvalidDossierCode, normalize_code
+from bot.db.clock import VN_TZ
+from bot.dossiers.codes import InvalidDossierCode, normalise_dossier_code
 from bot.dossiers.source import DossierRecord, DossierSourceUnavailable, hash_last4, hash_phone, phone_last4
-from bot.dossiers.status import VN_TZ, parse_status
+from bot.dossiers.status import parse_status
+from bot.settings import OneDoorSettings, SettingsError, settings
 
 __all__ = ["CircuitBreaker", "FieldMap", "HttpDossierSource", "OneDoorConfig"]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 FIELDS = (
     "code",
@@ -209,14 +210,9 @@ class CircuitBreaker:
             self._trial_running = False
 
 
-def _env(name: str, default: str = "") -> str:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
-
-
 @dataclass(frozen=True)
 class OneDoorConfig:
-    """Connection settings of the one-door system."""
+    """Connection settings of the one-door system (built from ``ONEDOOR_*``: :meth:`from_settings`)."""
 
     base_url: str
     path: str = "/dossiers/{code}"
@@ -230,39 +226,31 @@ class OneDoorConfig:
     field_map: FieldMap = field(default_factory=FieldMap)
 
     @classmethod
-    def from_env(cls) -> OneDoorConfig:
-        """Read ``ONEDOOR_*`` variables; ValueError naming the variable when one is wrong."""
-        base_url = _env("ONEDOOR_BASE_URL")
-        if not base_url:
-            raise ValueError("DOSSIER_SOURCE=http needs ONEDOOR_BASE_URL")
+    def from_settings(cls, section: OneDoorSettings | None = None) -> OneDoorConfig:
+        """Build from the ``onedoor`` settings section (default: the process's); SettingsError naming the variable."""
+        cfg = section or settings().onedoor
+        if not cfg.base_url:
+            raise SettingsError("DOSSIER_SOURCE=http needs ONEDOOR_BASE_URL")
         header = None
-        raw_header = _env("ONEDOOR_AUTH_HEADER")
-        if raw_header:
-            name, sep, value = raw_header.partition(":")
+        if cfg.auth_header:
+            name, sep, value = cfg.auth_header.partition(":")
             if not sep or not name.strip():
-                raise ValueError("ONEDOOR_AUTH_HEADER must look like 'Authorization: Bearer <token>'")
+                raise SettingsError("ONEDOOR_AUTH_HEADER must look like 'Authorization: Bearer <token>'")
             header = (name.strip(), value.strip())
-        verify_raw = _env("ONEDOOR_VERIFY_TLS", "1")
-        verify: bool | str = verify_raw if os.path.exists(verify_raw) else verify_raw.lower() not in ("0", "false")
-
-        def number(name: str, default: float) -> float:
-            raw = _env(name)
-            try:
-                return float(raw) if raw else default
-            except ValueError:
-                raise ValueError(f"{name} must be a number, got {raw!r}") from None
-
+        verify_raw = cfg.verify_tls
+        # A path that exists is a CA bundle; anything else is a yes/no.
+        verify: bool | str = verify_raw if Path(verify_raw).exists() else verify_raw.lower() not in ("0", "false")
         return cls(
-            base_url=base_url.rstrip("/"),
-            path=_env("ONEDOOR_PATH", "/dossiers/{code}"),
+            base_url=cfg.base_url.rstrip("/"),
+            path=cfg.path,
             auth_header=header,
-            timeout=number("ONEDOOR_TIMEOUT", 3.0),
-            retries=int(number("ONEDOOR_RETRIES", 1)),
-            backoff=number("ONEDOOR_BACKOFF", 0.3),
-            breaker_threshold=int(number("ONEDOOR_BREAKER_THRESHOLD", 5)),
-            breaker_cooldown=number("ONEDOOR_BREAKER_COOLDOWN", 30.0),
+            timeout=cfg.timeout,
+            retries=cfg.retries,
+            backoff=cfg.backoff,
+            breaker_threshold=cfg.breaker_threshold,
+            breaker_cooldown=cfg.breaker_cooldown,
             verify_tls=verify,
-            field_map=FieldMap.load(_env("ONEDOOR_FIELD_MAP")),
+            field_map=FieldMap.load(cfg.field_map),
         )
 
 
@@ -323,29 +311,29 @@ class HttpDossierSource:
                 response = self._session().get(url, timeout=self.config.timeout, verify=self.config.verify_tls)
             except requests.Timeout:
                 last_error = f"timeout after {self.config.timeout:g}s"
-                log.warning("one-door system: %s (attempt %d)", last_error, attempt + 1)
+                logger.warning("one-door system: %s (attempt %d)", last_error, attempt + 1)
                 continue
             except requests.RequestException as exc:
                 last_error = f"connection error ({type(exc).__name__})"
-                log.warning("one-door system: %s (attempt %d)", last_error, attempt + 1)
+                logger.warning("one-door system: %s (attempt %d)", last_error, attempt + 1)
                 continue
             elapsed = time.monotonic() - started
             if response.status_code == 404:
                 return None
             if response.status_code >= 500 or response.status_code == 429:
                 last_error = f"HTTP {response.status_code}"
-                log.warning("one-door system: %s in %.2fs (attempt %d)", last_error, elapsed, attempt + 1)
+                logger.warning("one-door system: %s in %.2fs (attempt %d)", last_error, elapsed, attempt + 1)
                 continue
             if response.status_code >= 400:
                 # 401/403/400 are configuration problems: retrying will not help.
-                log.error(
+                logger.error(
                     "one-door system: HTTP %d for the dossier URL; check ONEDOOR_* settings", response.status_code
                 )
                 raise DossierSourceUnavailable(f"HTTP {response.status_code}")
             try:
                 return self._parse(response.content, code)
             except _Malformed as exc:
-                log.error("one-door system: unreadable answer (%s)", exc)
+                logger.error("one-door system: unreadable answer (%s)", exc)
                 raise DossierSourceUnavailable(f"malformed answer: {exc}") from None
         raise DossierSourceUnavailable(f"one-door system unavailable: {last_error}")
 
@@ -369,7 +357,7 @@ class HttpDossierSource:
         if raw_code in (None, "") and raw_status in (None, ""):
             return None  # e.g. {"data": null}: the system does not know this code
         try:
-            returned = normalize_code(str(raw_code)) if raw_code not in (None, "") else code
+            returned = normalise_dossier_code(str(raw_code)) if raw_code not in (None, "") else code
         except InvalidDossierCode:
             raise _Malformed("code field is not a dossier code") from None
         if returned != code:

@@ -23,10 +23,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 from bot.db import Base
+from bot.db.clock import naive_utc, utcnow
 
 __all__ = [
     "AuditRow",
@@ -36,14 +36,7 @@ __all__ = [
     "UTCDateTime",
     "VerificationAttemptRow",
     "WebhookReceiptRow",
-    "create_tables",
-    "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    """The current time, aware UTC."""
-    return datetime.now(timezone.utc)
 
 
 class UTCDateTime(TypeDecorator):
@@ -57,7 +50,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         return value.replace(tzinfo=timezone.utc) if value is not None else None
@@ -166,18 +159,3 @@ class WebhookReceiptRow(Base):
     digest = Column(String(64), primary_key=True)
     received_at = Column(UTCDateTime, nullable=False)
     expires_at = Column(UTCDateTime, nullable=False, index=True)
-
-
-DOSSIER_TABLES = [
-    DossierRow.__table__,
-    StatusHistoryRow.__table__,
-    VerificationAttemptRow.__table__,
-    AuditRow.__table__,
-    SubscriptionRow.__table__,
-    WebhookReceiptRow.__table__,
-]
-
-
-def create_tables(engine: Engine) -> None:
-    """Create the dossier tables directly (tests, throwaway databases); production uses the migration."""
-    Base.metadata.create_all(engine, tables=DOSSIER_TABLES)

@@ -1,7 +1,8 @@
-"""Dossier lookup for citizens: verification, lockouts, audit, subscriptions and the reply text.
+"""Dossier lookup for citizens: verification, lockouts, audit and subscriptions, as typed results.
 
-The service is synchronous and thread-safe (one database session per call); the action
-server calls it through ``asyncio.to_thread`` so a slow one-door system never blocks Rasa.
+:mod:`bot.dossiers.render` words every result for the citizen. The service is synchronous and
+thread-safe (one database session per call); the action server calls it through
+``asyncio.to_thread`` so a slow one-door system never blocks Rasa.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.dossiers.codes import InvalidDossierCode, extract_code, normalize_code
-from bot.dossiers.config import dossier_settings
-from bot.dossiers.models import utcnow
+from bot.db.clock import today_vn, utcnow
+from bot.dossiers.codes import InvalidDossierCode, extract_code, normalise_dossier_code
 from bot.dossiers.source import (
     DossierRecord,
     DossierSource,
@@ -24,12 +24,13 @@ from bot.dossiers.source import (
     requester_ref,
     sender_ref,
 )
-from bot.dossiers.status import VN_TZ, days_overdue, is_overdue, status_info, today_vn
+from bot.dossiers.status import days_overdue, is_overdue, status_info
 from bot.dossiers.store import DossierStore
 from bot.privacy import mask_text
+from bot.settings import settings
+from bot.wording import text
 
 __all__ = [
-    "BUSY_MESSAGE",
     "DossierLookup",
     "DossierView",
     "InvalidCode",
@@ -46,15 +47,10 @@ __all__ = [
     "WrongPhone",
     "build_lookup",
     "build_source",
-    "format_date",
-    "format_result",
-    "format_view",
     "normalize_last4",
 ]
 
-log = logging.getLogger(__name__)
-
-BUSY_MESSAGE = "Dạ, hệ thống đang bận, anh/chị vui lòng thử lại sau ạ."
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -153,23 +149,19 @@ class LockedOut:
 
 @dataclass(frozen=True)
 class InvalidCode:
-    """The code is not in the national format; ``message`` says what is expected."""
+    """The code is not in the national format; ``reason`` is :attr:`InvalidDossierCode.reason`."""
 
-    message: str
+    reason: str
 
 
 @dataclass(frozen=True)
 class InvalidPhoneDigits:
     """The second factor is not 4 digits (not counted as a failure)."""
 
-    message: str
-
 
 @dataclass(frozen=True)
 class Unavailable:
-    """The source could not answer; ``message`` is the polite "busy" text."""
-
-    message: str = BUSY_MESSAGE
+    """The source could not answer (the citizen is told the system is busy)."""
 
 
 LookupResult = (
@@ -188,22 +180,17 @@ LookupResult = (
 @dataclass(frozen=True)
 class SubscriptionResult:
     """Outcome of subscribe/unsubscribe: ``outcome`` is subscribed, already, not_verified, invalid_code,
-    unsubscribed or not_subscribed; ``message`` is the reply to the citizen."""
+    unsubscribed or not_subscribed; ``code`` the normalised dossier code (None for an invalid code, or an
+    unsubscription from every dossier); ``reason`` why an invalid code was refused."""
 
     outcome: str
-    message: str
     code: str | None = None
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
         """True when the request was carried out (or was already in place)."""
         return self.outcome in ("subscribed", "already", "unsubscribed")
-
-
-_PHONE_DIGITS_MESSAGE = (
-    "Dạ, để bảo vệ thông tin hồ sơ, anh/chị vui lòng nhập đúng 4 chữ số cuối của số điện thoại đã đăng ký "
-    "khi nộp hồ sơ (ví dụ: 6789) ạ."
-)
 
 
 def normalize_last4(text: str | None) -> str | None:
@@ -216,71 +203,6 @@ def normalize_last4(text: str | None) -> str | None:
     return None
 
 
-def format_date(value: date | None) -> str:
-    """dd/mm/yyyy, or a dash when unknown."""
-    return value.strftime("%d/%m/%Y") if value else "chưa có thông tin"
-
-
-def _format_time(value: datetime) -> str:
-    local = value.astimezone(VN_TZ)
-    return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
-
-
-def format_view(view: DossierView) -> str:
-    """The polite Vietnamese status message for a verified citizen."""
-    demo = " (dữ liệu minh họa)" if view.is_demo else ""
-    procedure = f"{view.procedure_name} (mã {view.procedure_code})" if view.procedure_code else view.procedure_name
-    if view.overdue:
-        promised = f"{format_date(view.promised_date)} — đã quá hạn {view.days_overdue} ngày"
-    else:
-        promised = format_date(view.promised_date)
-    lines = [
-        f"Dạ, thông tin hồ sơ {view.code}{demo}:",
-        f"- Thủ tục: {procedure}",
-        f"- Trạng thái: {view.status_label}",
-        f"- Nơi tiếp nhận: {view.receiving_unit or 'chưa có thông tin'}",
-        f"- Ngày tiếp nhận: {format_date(view.received_date)}",
-        f"- Ngày hẹn trả kết quả: {promised}",
-        f"Việc anh/chị cần làm: {view.next_step}",
-    ]
-    return "\n".join(lines)
-
-
-def format_result(result: LookupResult) -> str:
-    """The reply to the citizen for any lookup result."""
-    if isinstance(result, Verified):
-        return format_view(result.view)
-    if isinstance(result, NotFound):
-        return (
-            f"Dạ, em chưa tìm thấy hồ sơ có mã {result.code} ạ. Anh/chị vui lòng kiểm tra lại mã trên Giấy tiếp "
-            "nhận hồ sơ và hẹn trả kết quả; hồ sơ vừa nộp có thể cần ít phút để được cập nhật ạ."
-        )
-    if isinstance(result, WrongPhone):
-        return (
-            "Dạ, 4 số cuối điện thoại anh/chị nhập chưa khớp với số đã đăng ký trên hồ sơ ạ. "
-            f"Anh/chị còn {result.attempts_left} lần thử."
-        )
-    if isinstance(result, NotMatched):
-        return f"Dạ, mã hồ sơ hoặc 4 số cuối điện thoại chưa khớp ạ. Anh/chị còn {result.attempts_left} lần thử."
-    if isinstance(result, LockedOut):
-        return (
-            "Dạ, do có nhiều lần tra cứu không thành công, việc tra cứu hồ sơ của anh/chị tạm khóa để bảo vệ "
-            f"thông tin của người nộp. Anh/chị vui lòng thử lại sau {_format_time(result.until)} ạ."
-        )
-    if isinstance(result, Throttled):
-        return (
-            "Dạ, hồ sơ này đang được tra cứu nhiều lần nên em tạm giới hạn để bảo vệ thông tin của người nộp. "
-            f"Anh/chị vui lòng thử lại sau {_format_time(result.until)} ạ."
-        )
-    if isinstance(result, (InvalidCode, InvalidPhoneDigits, Unavailable)):
-        return result.message
-    raise TypeError(f"not a lookup result: {result!r}")
-
-
-_OVERDUE_STEP = (
-    "Hồ sơ đã quá ngày hẹn trả. Anh/chị có thể liên hệ bộ phận một cửa nơi nộp hồ sơ để hỏi; khi trễ hẹn, "
-    "cơ quan giải quyết phải có văn bản xin lỗi và hẹn lại ngày trả kết quả ạ."
-)
 # Statuses whose usual advice is "wait for the promised date": replaced by the overdue advice once it has passed.
 _WAITING = frozenset({1, 2, 4})
 
@@ -289,7 +211,8 @@ def _view(record: DossierRecord, today: date) -> DossierView:
     info = status_info(record.status)
     overdue = is_overdue(record.status, record.promised_date, today)
     if overdue:
-        next_step = _OVERDUE_STEP if int(info.status) in _WAITING else f"{info.next_step} {_OVERDUE_STEP}"
+        overdue_step = text("dossier.overdue_next_step")
+        next_step = overdue_step if int(info.status) in _WAITING else f"{info.next_step} {overdue_step}"
     else:
         next_step = info.next_step
     return DossierView(
@@ -369,7 +292,7 @@ class DossierLookup:
         if self.store.has_audit("alert", "code_under_attack", code, since):
             return  # already raised in this window
         minutes = int(self.policy.window.total_seconds() // 60)
-        log.warning("dossier code under attack: %s had %d failed verifications in %d min", code, failures, minutes)
+        logger.warning("dossier code under attack: %s had %d failed verifications in %d min", code, failures, minutes)
         detail = f"failures={failures} window={minutes}m"
         self.store.audit("alert", "code_under_attack", now, channel, None, code, detail)
 
@@ -405,7 +328,7 @@ class DossierLookup:
             self.store.audit("lookup", outcome, now, channel, asker, audited_code, detail)
 
         try:
-            norm = normalize_code(code)
+            norm = normalise_dossier_code(code)
         except InvalidDossierCode as exc:
             # A whole sentence ("tra cứu hồ sơ 000.00...") still carries a usable code.
             found = extract_code(str(code or ""))
@@ -413,7 +336,7 @@ class DossierLookup:
                 return self.status(found, phone_last4, sender_id, channel, requester=requester)
             # What was typed may be anything (even a phone number): keep only a masked excerpt.
             audit("invalid_code", mask_text(str(code or ""))[:40], exc.reason)
-            return InvalidCode(exc.user_message)
+            return InvalidCode(exc.reason)
 
         locked = self._lockout(self._requester_failures(asker, now))
         if locked is not None:
@@ -427,16 +350,16 @@ class DossierLookup:
         digits = normalize_last4(phone_last4)
         if digits is None:
             audit("invalid_digits", norm)
-            return InvalidPhoneDigits(_PHONE_DIGITS_MESSAGE)
+            return InvalidPhoneDigits()
 
         try:
             record = self.source.fetch(norm)
         except DossierSourceUnavailable as exc:
-            log.warning("dossier source unavailable: %s", exc)
+            logger.warning("dossier source unavailable: %s", exc)
             audit("unavailable", norm, str(exc)[:200])
             return Unavailable()
         except Exception:  # an unexpected bug in a source must still end politely
-            log.exception("dossier source failed unexpectedly")
+            logger.exception("dossier source failed unexpectedly")
             audit("unavailable", norm, "unexpected error")
             return Unavailable()
 
@@ -461,31 +384,17 @@ class DossierLookup:
         now = self.clock()
         sender = self._sender(channel, sender_id)
         try:
-            norm = normalize_code(code)
+            norm = normalise_dossier_code(code)
         except InvalidDossierCode as exc:
             self.store.audit("subscribe", "invalid_code", now, channel, sender, None, exc.reason)
-            return SubscriptionResult("invalid_code", exc.user_message)
+            return SubscriptionResult("invalid_code", reason=exc.reason)
         verified = self.store.last_success(sender, norm, now - self.policy.subscribe_window)
         if verified is None:
             self.store.audit("subscribe", "not_verified", now, channel, sender, norm)
-            return SubscriptionResult(
-                "not_verified",
-                "Dạ, để đăng ký nhận thông báo, anh/chị vui lòng tra cứu và xác minh hồ sơ "
-                f"{norm} (nhập 4 số cuối điện thoại đã đăng ký) trước ạ.",
-                norm,
-            )
+            return SubscriptionResult("not_verified", norm)
         created = self.store.subscribe(channel, sender_id, norm, now, verified.status_seen)
         self.store.audit("subscribe", "subscribed" if created else "already", now, channel, sender, norm)
-        if not created:
-            return SubscriptionResult(
-                "already", f"Dạ, anh/chị đã đăng ký theo dõi hồ sơ {norm} rồi ạ. Khi có thay đổi em sẽ báo ngay.", norm
-            )
-        return SubscriptionResult(
-            "subscribed",
-            f"Dạ, em đã ghi nhận. Khi hồ sơ {norm} thay đổi trạng thái, em sẽ nhắn anh/chị ngay tại đây ạ. "
-            'Anh/chị có thể nhắn "hủy theo dõi" bất cứ lúc nào.',
-            norm,
-        )
+        return SubscriptionResult("subscribed" if created else "already", norm)
 
     def unsubscribe(self, code: str | None, channel: str, sender_id: str) -> SubscriptionResult:
         """Stop notifications for ``code`` (or every dossier the sender follows when ``code`` is None)."""
@@ -494,27 +403,21 @@ class DossierLookup:
         norm: str | None = None
         if code:
             try:
-                norm = normalize_code(code)
+                norm = normalise_dossier_code(code)
             except InvalidDossierCode as exc:
-                return SubscriptionResult("invalid_code", exc.user_message)
+                return SubscriptionResult("invalid_code", reason=exc.reason)
         removed = self.store.unsubscribe(channel, sender_id, norm)
         self.store.audit("unsubscribe", "removed" if removed else "none", now, channel, sender, norm, f"n={removed}")
-        if not removed:
-            what = f"hồ sơ {norm}" if norm else "hồ sơ nào"
-            return SubscriptionResult("not_subscribed", f"Dạ, anh/chị hiện không theo dõi {what} ạ.", norm)
-        what = f"hồ sơ {norm}" if norm else "các hồ sơ anh/chị đã đăng ký"
-        return SubscriptionResult(
-            "unsubscribed", f"Dạ, em đã hủy theo dõi {what}; em sẽ không gửi thông báo nữa ạ.", norm
-        )
+        return SubscriptionResult("unsubscribed" if removed else "not_subscribed", norm)
 
 
 def build_source(store: DossierStore, source: str | None = None) -> DossierSource:
     """The configured source: the SQL store itself, or the one-door HTTP connector (``DOSSIER_SOURCE``)."""
-    kind = source or dossier_settings().source
+    kind = source or settings().dossiers.source
     if kind == "http":
         from bot.dossiers.connector import HttpDossierSource, OneDoorConfig
 
-        return HttpDossierSource(OneDoorConfig.from_env())
+        return HttpDossierSource(OneDoorConfig.from_settings())
     return store
 
 

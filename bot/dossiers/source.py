@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
-from bot.dossiers.config import phone_salt
+from bot.settings import settings
 
 __all__ = [
     "DossierRecord",
@@ -80,8 +80,8 @@ def phone_last4(phone: str) -> str | None:
 
 
 def _keyed_hex(message: bytes, salt: bytes | None) -> str:
-    """HMAC-SHA256 (hex) of ``message`` under ``salt``, or the server secret (:func:`phone_salt`)."""
-    key = salt if salt is not None else phone_salt()
+    """HMAC-SHA256 (hex) of ``message`` under ``salt``, or the server secret (``DOSSIER_PHONE_SALT``)."""
+    key = salt if salt is not None else settings().dossiers.phone_salt.reveal().encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 

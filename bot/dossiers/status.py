@@ -6,25 +6,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from enum import IntEnum
+from functools import lru_cache
 
 from bot.text import fold
+from bot.wording import text
 
 __all__ = [
     "CLOSED_STATUSES",
-    "VN_TZ",
     "DossierStatus",
     "StatusInfo",
     "days_overdue",
     "is_overdue",
     "parse_status",
     "status_info",
-    "today_vn",
 ]
-
-# Vietnam has no daylight saving time; a fixed offset avoids depending on tzdata.
-VN_TZ = timezone(timedelta(hours=7), "ICT")
 
 
 class DossierStatus(IntEnum):
@@ -51,61 +48,21 @@ class StatusInfo:
     next_step: str
 
 
+# Wording keys of each status's portal label and next step (bot/wording/vi.yml, dossier.status.*).
 _INFO: dict[DossierStatus, tuple[str, str]] = {
-    DossierStatus.NEW: (
-        "Mới đăng ký",
-        "Hồ sơ đã được gửi và đang chờ cơ quan kiểm tra để tiếp nhận. Anh/chị chưa cần làm gì thêm; "
-        "vui lòng theo dõi tin nhắn hoặc thư điện tử để biết hồ sơ đã được tiếp nhận hay cần bổ sung ạ.",
-    ),
-    DossierStatus.RECEIVED: (
-        "Được tiếp nhận",
-        "Cơ quan đã tiếp nhận hồ sơ và chuyển sang giải quyết. Anh/chị giữ Giấy tiếp nhận hồ sơ và hẹn "
-        "trả kết quả, và chờ đến ngày hẹn trả ạ.",
-    ),
-    DossierStatus.NOT_RECEIVED: (
-        "Không được tiếp nhận",
-        "Hồ sơ không được tiếp nhận, thường vì còn thiếu giấy tờ, kê khai chưa đúng hoặc không đúng cơ quan "
-        "có thẩm quyền. Anh/chị xem lý do trong thông báo từ chối (trên Cổng Dịch vụ công hoặc phiếu từ chối), "
-        "chuẩn bị lại cho đủ rồi nộp một hồ sơ mới ạ.",
-    ),
-    DossierStatus.PROCESSING: (
-        "Đang xử lý",
-        "Hồ sơ đang được cán bộ giải quyết. Anh/chị chưa cần làm gì thêm, vui lòng chờ đến ngày hẹn trả kết quả ạ.",
-    ),
+    DossierStatus.NEW: ("dossier.status.new.label", "dossier.status.new.next_step"),
+    DossierStatus.RECEIVED: ("dossier.status.received.label", "dossier.status.received.next_step"),
+    DossierStatus.NOT_RECEIVED: ("dossier.status.not_received.label", "dossier.status.not_received.next_step"),
+    DossierStatus.PROCESSING: ("dossier.status.processing.label", "dossier.status.processing.next_step"),
     DossierStatus.NEEDS_DOCUMENTS: (
-        "Yêu cầu bổ sung giấy tờ",
-        "Cơ quan cần anh/chị nộp thêm hoặc sửa lại một số giấy tờ thì mới giải quyết tiếp được. Anh/chị xem "
-        "nội dung cần bổ sung trong thông báo (trên Cổng Dịch vụ công, tin nhắn hoặc phiếu yêu cầu bổ sung), "
-        "chuẩn bị đúng các giấy tờ được nêu và nộp bổ sung trực tuyến hoặc tại nơi đã nộp hồ sơ. Thời gian chờ "
-        "anh/chị bổ sung thường không tính vào thời hạn giải quyết ạ.",
+        "dossier.status.needs_documents.label",
+        "dossier.status.needs_documents.next_step",
     ),
-    DossierStatus.NEEDS_PAYMENT: (
-        "Yêu cầu thực hiện nghĩa vụ tài chính",
-        "Anh/chị cần nộp phí, lệ phí hoặc thuế theo thông báo thì hồ sơ mới được giải quyết tiếp. Anh/chị có "
-        "thể thanh toán trực tuyến trên Cổng Dịch vụ công hoặc nộp tại cơ quan, ngân hàng theo hướng dẫn trong "
-        "thông báo, và giữ lại biên lai ạ.",
-    ),
-    DossierStatus.WITHDRAWN: (
-        "Công dân yêu cầu rút hồ sơ",
-        "Hồ sơ đã được rút theo yêu cầu của người nộp nên không được giải quyết tiếp. Nếu vẫn cần làm thủ tục "
-        "này, anh/chị vui lòng nộp một hồ sơ mới ạ.",
-    ),
-    DossierStatus.STOPPED: (
-        "Dừng xử lý",
-        "Cơ quan đã dừng giải quyết hồ sơ. Anh/chị xem lý do trong thông báo, hoặc liên hệ bộ phận một cửa nơi "
-        "đã nộp hồ sơ để được hướng dẫn ạ.",
-    ),
-    DossierStatus.DONE: (
-        "Đã xử lý xong",
-        "Hồ sơ đã giải quyết xong và đang chờ trả kết quả. Anh/chị mang Giấy tiếp nhận hồ sơ và hẹn trả kết "
-        "quả cùng giấy tờ tùy thân đến nơi nộp hồ sơ để nhận, hoặc chờ nhận qua bưu điện hay bản điện tử nếu "
-        "đã đăng ký hình thức đó ạ.",
-    ),
-    DossierStatus.RETURNED: (
-        "Đã trả kết quả",
-        "Kết quả đã được trả. Nếu anh/chị chưa nhận được hoặc thấy kết quả có sai sót, vui lòng liên hệ bộ phận "
-        "một cửa nơi đã nộp hồ sơ ạ.",
-    ),
+    DossierStatus.NEEDS_PAYMENT: ("dossier.status.needs_payment.label", "dossier.status.needs_payment.next_step"),
+    DossierStatus.WITHDRAWN: ("dossier.status.withdrawn.label", "dossier.status.withdrawn.next_step"),
+    DossierStatus.STOPPED: ("dossier.status.stopped.label", "dossier.status.stopped.next_step"),
+    DossierStatus.DONE: ("dossier.status.done.label", "dossier.status.done.next_step"),
+    DossierStatus.RETURNED: ("dossier.status.returned.label", "dossier.status.returned.next_step"),
 }
 
 # Statuses after which the promised date no longer matters: finished, refused, withdrawn or stopped.
@@ -119,14 +76,17 @@ CLOSED_STATUSES = frozenset(
     }
 )
 
-_BY_FOLDED_LABEL = {fold(label): status for status, (label, _) in _INFO.items()}
+
+@lru_cache(maxsize=1)
+def _by_folded_label() -> dict[str, DossierStatus]:
+    return {fold(text(label)): status for status, (label, _) in _INFO.items()}
 
 
 def status_info(status: int | DossierStatus) -> StatusInfo:
     """Label and next step of ``status`` (1..10); ValueError for anything else."""
     st = DossierStatus(int(status))
     label, step = _INFO[st]
-    return StatusInfo(st, label, step)
+    return StatusInfo(st, text(label), text(step))
 
 
 def parse_status(value: object) -> DossierStatus:
@@ -135,21 +95,13 @@ def parse_status(value: object) -> DossierStatus:
         raise ValueError(f"not a dossier status: {value!r}")
     if isinstance(value, int):
         return DossierStatus(value)
-    text = str(value).strip()
-    if text.isascii() and text.isdecimal() and len(text) <= 2:  # not "²" or "٤", which isdigit() accepts
-        return DossierStatus(int(text))
-    found = _BY_FOLDED_LABEL.get(fold(text))
+    raw = str(value).strip()
+    if raw.isascii() and raw.isdecimal() and len(raw) <= 2:  # not "²" or "٤", which isdigit() accepts
+        return DossierStatus(int(raw))
+    found = _by_folded_label().get(fold(raw))
     if found is None:
         raise ValueError(f"not a dossier status: {value!r}")
     return found
-
-
-def today_vn(now: datetime | None = None) -> date:
-    """Today's date in Vietnam (promised dates are Vietnamese calendar dates)."""
-    now = now or datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(VN_TZ).date()
 
 
 def is_overdue(status: int | DossierStatus, promised: date | None, today: date) -> bool:

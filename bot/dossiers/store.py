@@ -12,15 +12,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db import session_factory
-from bot.dossiers.codes import normalize_code
+from bot.db.clock import naive_utc, utcnow
+from bot.dossiers.codes import normalise_dossier_code
 from bot.dossiers.models import (
     AuditRow,
     DossierRow,
@@ -28,7 +30,6 @@ from bot.dossiers.models import (
     SubscriptionRow,
     VerificationAttemptRow,
     WebhookReceiptRow,
-    utcnow,
 )
 from bot.dossiers.source import DossierRecord, hash_last4, hash_phone, phone_last4
 from bot.dossiers.status import DossierStatus
@@ -90,11 +91,6 @@ def _record(row: DossierRow) -> DossierRecord:
     )
 
 
-def _naive_utc(value: datetime) -> datetime:
-    """``value`` as naive UTC (aware values are converted; naive ones are taken as UTC already)."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
-
-
 class DossierStore:
     """Dossiers, status history, verification attempts, audit log and subscriptions in SQL."""
 
@@ -114,7 +110,7 @@ class DossierStore:
     def upsert(self, item: DossierInput, at: datetime | None = None, note: str | None = None) -> bool:
         """Insert or update a dossier (keyed by code); returns True when it was created."""
         at = at or utcnow()
-        code = normalize_code(item.code)
+        code = normalise_dossier_code(item.code)
         status = int(DossierStatus(int(item.status)))
         with self._sessions() as session, session.begin():
             row = session.execute(select(DossierRow).where(DossierRow.code == code)).scalar_one_or_none()
@@ -189,8 +185,8 @@ class DossierStore:
                 select(func.max(StatusHistoryRow.changed_at)).where(StatusHistoryRow.dossier_id == row.id)
             ).scalar_one_or_none()
         # Compared as naive UTC on both sides, whatever the dialect hands back for max().
-        latest = max(_naive_utc(t) for t in (row.updated_at, last) if t is not None)
-        return "older" if latest > _naive_utc(at) else "unchanged"
+        latest = max(naive_utc(t) for t in (row.updated_at, last) if t is not None)
+        return "older" if latest > naive_utc(at) else "unchanged"
 
     def history(self, code: str) -> list[tuple[int, datetime]]:
         """(status, changed_at) of a dossier, oldest first."""
@@ -241,7 +237,7 @@ class DossierStore:
                 )
             )
 
-    def _failure_times(self, condition: Any, since: datetime) -> list[datetime]:
+    def _failure_times(self, condition: ColumnElement, since: datetime) -> list[datetime]:
         with self._sessions() as session:
             return list(
                 session.execute(

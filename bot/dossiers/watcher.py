@@ -59,17 +59,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
-from urllib.parse import quote
 
-import requests
+from sqlalchemy.engine import Engine
 
-from bot.dossiers.codes import InvalidDossierCode, normalize_code
-from bot.dossiers.config import dossier_settings
-from bot.dossiers.models import utcnow
+from bot.db.clock import utcnow
+from bot.dossiers.codes import InvalidDossierCode, normalise_dossier_code
 from bot.dossiers.source import DossierSource, DossierSourceUnavailable
 from bot.dossiers.status import DossierStatus, parse_status
 from bot.dossiers.store import DossierStore
 from bot.privacy import mask_text
+from bot.rasa_client import RasaClient, RasaClientError
+from bot.settings import settings
 
 __all__ = [
     "EXTERNAL_INTENT",
@@ -85,7 +85,7 @@ __all__ = [
     "sign_webhook",
 ]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 EXTERNAL_INTENT = "EXTERNAL_dossier_update"
 SIGNATURE_HEADER = "X-Onedoor-Signature"
@@ -110,36 +110,21 @@ class RasaNotifier:
     """Pushes through Rasa's HTTP API: ``trigger_intent`` with intent ``EXTERNAL_dossier_update``.
 
     The entities ``dossier_code`` and ``status`` (1..10) reach the dialogue; Rasa answers on
-    ``output_channel`` = the channel the citizen used. ``RASA_TOKEN`` is sent as ``?token=``.
+    ``output_channel`` = the channel the citizen used. The token, timeout and retries are
+    :class:`bot.rasa_client.RasaClient`'s; by default one on ``RASA_URL`` / ``RASA_TOKEN`` with
+    ``RASA_NOTIFY_TIMEOUT``.
     """
 
-    def __init__(self, rasa_url: str | None = None, token: str | None = None, timeout: float | None = None) -> None:
-        cfg = dossier_settings()
-        self.rasa_url = (rasa_url or cfg.rasa_url).rstrip("/")
-        self.token = token if token is not None else cfg.rasa_token
-        self.timeout = timeout if timeout is not None else cfg.notify_timeout
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        if getattr(self._local, "session", None) is None:
-            self._local.session = requests.Session()
-        return self._local.session
+    def __init__(self, client: RasaClient | None = None) -> None:
+        self.client = client or RasaClient(timeout=settings().runtime.notify_timeout)
 
     def notify(self, channel: str, sender_id: str, code: str, status: int) -> None:
-        """POST {RASA_URL}/conversations/{sender_id}/trigger_intent?output_channel={channel}."""
-        # Conversation ids are "<channel>:<id>" of URL-safe characters (bot.channels.inbound); Rasa's
-        # route does not unescape "%3A", so ":" and "@" stay as they are.
-        url = f"{self.rasa_url}/conversations/{quote(sender_id, safe=':@')}/trigger_intent"
-        params = {"output_channel": channel}
-        if self.token:
-            params["token"] = self.token
-        payload = {"name": EXTERNAL_INTENT, "entities": {"dossier_code": code, "status": int(status)}}
+        """Trigger the update intent in conversation ``sender_id``; :class:`NotifierError` on failure."""
+        entities = {"dossier_code": code, "status": int(status)}
         try:
-            response = self._session().post(url, params=params, json=payload, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise NotifierError(f"Rasa unreachable: {type(exc).__name__}") from None
-        if response.status_code >= 300:
-            raise NotifierError(f"Rasa answered HTTP {response.status_code}")
+            self.client.trigger_intent(sender_id, EXTERNAL_INTENT, entities, output_channel=channel)
+        except RasaClientError as exc:
+            raise NotifierError(str(exc)) from None
 
 
 @dataclass
@@ -239,7 +224,7 @@ class DossierWatcher:
         webhook_tolerance: float | None = None,
         status_map: Callable[[Any], int] | None = None,
     ) -> None:
-        cfg = dossier_settings()
+        cfg = settings().dossiers
         self.source = source
         self.store = store
         self.notifier = notifier
@@ -260,12 +245,12 @@ class DossierWatcher:
                 self.notifier.notify(sub.channel, sub.sender_id, code, status)
             except NotifierError as exc:
                 failed += 1
-                log.warning("notification for %s failed: %s", code, exc)
+                logger.warning("notification for %s failed: %s", code, exc)
                 self.store.audit("notify", "failed", now, sub.channel, None, code, str(exc)[:200])
                 continue
             except Exception:
                 failed += 1
-                log.exception("notifier crashed for %s", code)
+                logger.exception("notifier crashed for %s", code)
                 continue
             self.store.mark_notified([sub.id], status, now)
             self.store.audit("notify", "sent", now, sub.channel, None, code, f"status={status}")
@@ -282,7 +267,7 @@ class DossierWatcher:
                     record = self.source.fetch(code)
                 except DossierSourceUnavailable as exc:
                     report.unavailable += 1
-                    log.warning("watcher: source unavailable for %s: %s", code, exc)
+                    logger.warning("watcher: source unavailable for %s: %s", code, exc)
                     continue
                 if record is None:
                     continue
@@ -377,7 +362,7 @@ class DossierWatcher:
             raise _BadRequest("code must be a non-empty string")
         if len(raw_code) > 64:
             raise _BadRequest("code is too long")
-        code = normalize_code(raw_code)
+        code = normalise_dossier_code(raw_code)
 
         raw_status = payload.get("status")
         status: int | None = None
@@ -407,7 +392,7 @@ class DossierWatcher:
             return WebhookResponse(413, {"error": f"body too large (at most {MAX_BODY_BYTES} bytes)"})
         problem, timestamp = self._check_signature(body, signature_header)
         if problem is not None:
-            log.warning("webhook rejected: %s", problem)
+            logger.warning("webhook rejected: %s", problem)
             self.store.audit("webhook", "rejected", now, None, None, None, problem)
             status = 503 if problem.startswith("webhook disabled") else 401
             return WebhookResponse(status, {"error": problem})
@@ -425,7 +410,7 @@ class DossierWatcher:
             seconds=2 * max(self.webhook_tolerance, 0)
         )
         if not self.store.claim_webhook_receipt(digest, now, keep_until):
-            log.warning("webhook rejected: replayed request for %s", code)
+            logger.warning("webhook rejected: replayed request for %s", code)
             self.store.audit("webhook", "replayed", now, None, None, code)
             return WebhookResponse(409, {"error": "replayed request"})
         event_time = event_at or datetime.fromtimestamp(timestamp, tz=timezone.utc)
@@ -450,13 +435,13 @@ class DossierWatcher:
         while not stop.is_set():
             try:
                 report = self.poll_once()
-                log.info("watcher: %s", report)
+                logger.info("watcher: %s", report)
             except Exception:  # keep watching: one bad round must not end notifications
-                log.exception("watcher round failed")
+                logger.exception("watcher round failed")
             stop.wait(interval)
 
 
-def build_watcher(engine: Any = None, notifier: Notifier | None = None) -> DossierWatcher:
+def build_watcher(engine: Engine | None = None, notifier: Notifier | None = None) -> DossierWatcher:
     """A watcher on the configured database, source and Rasa endpoint."""
     from bot.db import engine_for
     from bot.dossiers.service import build_source

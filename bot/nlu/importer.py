@@ -22,8 +22,8 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.config import settings
 from bot.nlu.variants import Entity, Example, variants
+from bot.settings import settings
 from bot.text import fold
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 def catalogue_mentions(catalog_dir: Path | None = None) -> dict[str, list[str]]:
     """Official name -> the aliases citizens use for it, from the curated YAML files."""
-    catalog_dir = catalog_dir or settings().catalog_dir
+    catalog_dir = catalog_dir or settings().catalog.catalog_dir
     mentions: dict[str, list[str]] = {}
     for path in sorted(catalog_dir.glob("*.yml")):
         record = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

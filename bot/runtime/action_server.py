@@ -28,8 +28,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.config import PRIVATE_UMASK, settings
-from bot.dossiers.service import BUSY_MESSAGE
+from bot.settings import PRIVATE_UMASK, settings, validate_or_exit
+from bot.wording import text
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def make_executor_crash_proof() -> None:
             raise
         except Exception as exc:  # the citizen gets a reply whatever broke; the log gets no personal data
             logger.error("action %r failed: %s", str(action_call.get("next_action"))[:64], type(exc).__name__)
-            return {"events": [], "responses": [{"text": BUSY_MESSAGE}]}
+            return {"events": [], "responses": [{"text": text("common.busy")}]}
 
     run._crash_proof = True  # type: ignore[attr-defined]
     ActionExecutor.run = run  # type: ignore[method-assign]
@@ -83,10 +83,10 @@ def create_app(action_package: str = "actions", token: str | None = None) -> San
 
     make_executor_crash_proof()
     cfg = settings()
-    secret = token if token is not None else cfg.action_server_token
+    secret = token if token is not None else cfg.runtime.action_server_token.reveal()
     # No CORS: only the Rasa server calls this, never a browser.
     app = sdk_create_app(action_package, cors_origins=None)
-    app.config.REQUEST_MAX_SIZE = cfg.max_action_request_bytes
+    app.config.REQUEST_MAX_SIZE = cfg.core.max_action_request_bytes
 
     @app.on_request
     async def guard(request: Request) -> HTTPResponse | None:
@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     from bot.privacy import install_log_masking
 
     os.umask(PRIVATE_UMASK)
+    validate_or_exit()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=settings().action_port)
+    parser.add_argument("--port", type=int, default=settings().core.action_port)
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     # Python warnings go through logging too, so they are masked like every other line.
     logging.captureWarnings(True)
     app = create_app(args.actions)
-    host = settings().bind_host
+    host = settings().core.bind_host
     logger.info("action server on http://%s:%d", host, args.port)
     app.run(host=host, port=args.port, workers=1, access_log=False, motd=False)
 

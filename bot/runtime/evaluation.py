@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT
 from bot.text import abbreviation_map, fold, nfc, strip_diacritics, teencode_map
 
 HOLDOUT = PROJECT_ROOT / "tests" / "nlu" / "holdout.yml"
@@ -148,13 +148,13 @@ def _prf(c: Counter[str]) -> dict[str, float]:
 def _identify_procedures(samples: list[Sample]) -> None:
     """Look each predicted ``procedure`` entity up in the curated catalogue (built once, in a temporary database)."""
     from bot.catalog.loader import load_curated
-    from bot.catalog.schema import upgrade
     from bot.catalog.service import ProcedureCatalog
     from bot.db import make_engine
+    from bot.db.schema import ensure_schema
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'eval.db'}")
-        upgrade(engine)
+        ensure_schema(engine)
         load_curated(engine=engine)
         catalog = ProcedureCatalog(engine)
         for s in samples:

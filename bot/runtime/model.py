@@ -7,18 +7,15 @@ Rasa imports at import time (the evaluation loads the model lazily).
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT, settings
+from bot.settings import PROJECT_ROOT, child_environment, settings
 
 MODELS_DIR = PROJECT_ROOT / "models"
-# A cache outside the work tree lets a fresh clone on the same machine skip training.
-CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR", Path.home() / ".cache" / "tro-ly-dich-vu-cong" / "models"))
 # Everything whose change changes the trained model.
 TRAINING_INPUTS = (
     "config.yml",
@@ -57,12 +54,12 @@ def model_path(fingerprint: str | None = None) -> Path:
 
 def rasa_env() -> dict[str, str]:
     """The environment for Rasa subprocesses: telemetry off, quiet TensorFlow, fixed hash seed."""
-    env = dict(os.environ)
+    env = child_environment()
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PYTHONHASHSEED", "0")
     # Sanic reads SANIC_* variables into its config: the largest request body the Rasa server accepts.
-    env["SANIC_REQUEST_MAX_SIZE"] = str(settings().max_request_bytes)
+    env["SANIC_REQUEST_MAX_SIZE"] = str(settings().core.max_request_bytes)
     if not sys.stdout.isatty():
         # Progress bars redrawn thousands of times make CI logs unreadable.
         env.setdefault("TQDM_DISABLE", "1")
@@ -73,7 +70,9 @@ def ensure_model(force: bool = False) -> Path:
     """Return the model for the current data, training it only when none exists for its hash."""
     fingerprint = training_fingerprint()
     target = model_path(fingerprint)
-    cached = CACHE_DIR / target.name
+    # A cache outside the work tree (MODEL_CACHE_DIR) lets a fresh clone on the same machine skip training.
+    cache_dir = settings().runtime.model_cache_dir
+    cached = cache_dir / target.name
     if target.exists() and not force:
         print(f">> model up to date: {target.relative_to(PROJECT_ROOT)}")
         return target
@@ -94,7 +93,7 @@ def ensure_model(force: bool = False) -> Path:
     )  # fmt: skip
     print(f">> trained in {time.perf_counter() - started:.0f} s")
     try:
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(target, cached)
     except OSError as exc:  # a read-only home must not fail the build
         print(f"note: model cache not written ({exc})")

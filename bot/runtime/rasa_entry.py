@@ -18,8 +18,8 @@ def main() -> None:
     """Install log masking, then hand over to Rasa's own command line."""
     import os
 
-    from bot.config import PRIVATE_UMASK, settings
     from bot.privacy import install_log_masking
+    from bot.settings import PRIVATE_UMASK, settings
 
     # The tracker database and the logs this process creates are readable by their owner only.
     os.umask(PRIVATE_UMASK)
@@ -30,7 +30,7 @@ def main() -> None:
     if sys.argv[1:2] == ["run"] and "--enable-api" in sys.argv and "--auth-token" not in sys.argv:
         # Rasa's HTTP API always needs the token (RASA_TOKEN, else var/secrets/rasa_token). It is
         # added here rather than by the caller, so other local users cannot read it in `ps`.
-        sys.argv += ["--auth-token", settings().rasa_token]
+        sys.argv += ["--auth-token", settings().runtime.rasa_token.reveal()]
     if sys.argv[1:3] != ["run", "actions"]:
         # The patches concern the Rasa server; importing them would load TensorFlow into the action server.
         from bot.runtime.rasa_patches import apply_all

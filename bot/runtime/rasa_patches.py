@@ -82,12 +82,12 @@ def bound_nlu_input() -> None:
     """
     from rasa.core.processor import MessageProcessor
 
-    from bot.config import settings
+    from bot.settings import settings
 
     if getattr(MessageProcessor.parse_message, "_bounded", False):
         return
     original = MessageProcessor.parse_message
-    limit = settings().max_message_chars
+    limit = settings().core.max_message_chars
 
     async def parse_message(self: MessageProcessor, message: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if isinstance(message.text, str) and len(message.text) > limit:

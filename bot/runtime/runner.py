@@ -16,9 +16,9 @@ from typing import IO
 
 import yaml
 
-from bot.config import PRIVATE_UMASK, PROJECT_ROOT, harden_var_dir, own_origins, settings
 from bot.runtime.action_server import TOKEN_HEADER
 from bot.runtime.model import ensure_model, rasa_env
+from bot.settings import PRIVATE_UMASK, PROJECT_ROOT, harden_var_dir, own_origins, settings, validate_or_exit
 
 # Rasa's command line with log masking installed first (bot/runtime/rasa_entry.py).
 RASA = (sys.executable, "-m", "bot.runtime.rasa_entry")
@@ -29,9 +29,9 @@ ACTION_SERVER = (sys.executable, "-m", "bot.runtime.action_server")
 class Ports:
     """Where the servers listen (``RASA_PORT``, ``ACTION_PORT``; loopback unless ``BIND_HOST`` says otherwise)."""
 
-    host: str = field(default_factory=lambda: settings().bind_host)
-    rasa: int = field(default_factory=lambda: settings().rasa_port)
-    actions: int = field(default_factory=lambda: settings().action_port)
+    host: str = field(default_factory=lambda: settings().core.bind_host)
+    rasa: int = field(default_factory=lambda: settings().core.rasa_port)
+    actions: int = field(default_factory=lambda: settings().core.action_port)
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -60,7 +60,7 @@ def runtime_endpoints(ports: Ports, target: Path, tracker_db: Path | None = None
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
     action = endpoints.setdefault("action_endpoint", {})
     action["url"] = f"http://{ports.host}:{ports.actions}/webhook"
-    action.setdefault("headers", {})[TOKEN_HEADER] = settings().action_server_token
+    action.setdefault("headers", {})[TOKEN_HEADER] = settings().runtime.action_server_token.reveal()
     store = endpoints.get("tracker_store") or {}
     if tracker_db is not None and store.get("dialect") == "sqlite":
         store["db"] = str(tracker_db)
@@ -75,7 +75,7 @@ def runtime_endpoints(ports: Ports, target: Path, tracker_db: Path | None = None
 
 def rasa_api_url(ports: Ports, path: str) -> str:
     """A URL of Rasa's HTTP API with the token (``RASA_TOKEN``) that every call needs."""
-    return f"http://{ports.host}:{ports.rasa}{path}?token={settings().rasa_token}"
+    return f"http://{ports.host}:{ports.rasa}{path}?token={settings().runtime.rasa_token.reveal()}"
 
 
 def start_servers(
@@ -88,15 +88,19 @@ def start_servers(
     ports = ports or Ports()
     os.umask(PRIVATE_UMASK)
     cfg = settings()
-    harden_var_dir(cfg.var_dir)
+    harden_var_dir(cfg.core.var_dir)
+    from bot.db.schema import ensure_schema
+
+    # Migrate once, here, before any child opens the database (they then find it at head).
+    ensure_schema()
     env = rasa_env()
     # The dossier watcher and the webhook push through this server's HTTP API, with its token.
     env["RASA_URL"] = f"http://{ports.host}:{ports.rasa}"
-    env["RASA_TOKEN"] = cfg.rasa_token
+    env["RASA_TOKEN"] = cfg.runtime.rasa_token.reveal()
     env["BIND_HOST"] = ports.host
-    origins = cfg.cors_origins if os.environ.get("CORS_ORIGINS") else own_origins(ports.host, ports.rasa)
+    origins = cfg.core.cors_origins if cfg.is_set("CORS_ORIGINS") else own_origins(ports.host, ports.rasa)
     env["CORS_ORIGINS"] = ",".join(origins)
-    log_dir = log_dir or cfg.var_dir / "log"
+    log_dir = log_dir or cfg.core.var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     endpoints = runtime_endpoints(ports, log_dir / "endpoints.yml", tracker_db)
     procs: list[subprocess.Popen[bytes]] = []
@@ -152,6 +156,7 @@ def stop_servers(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> N
 
 def run() -> int:
     """Train if needed, start everything, print the URLs, and wait for Ctrl-C."""
+    validate_or_exit()
     model = ensure_model()
     ports = Ports()
     print(">> starting the action server and Rasa (first start takes a minute)…")

@@ -1,30 +1,18 @@
 """Alembic environment for every table of the project (one migration chain, ``bot.db.Base``).
 
-Run through :func:`bot.catalog.schema.upgrade` or ``python -m bot db upgrade``; no
+Run through :func:`bot.db.schema.ensure_schema` (or ``upgrade``) or ``python -m bot db upgrade``; no
 alembic.ini is needed. A caller may hand over an open connection in
 ``config.attributes["connection"]`` (tests do, to migrate a throwaway schema).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from alembic import context
 
 from bot.db import Base, make_engine
+from bot.db.schema import import_models
 
-# Every module that defines tables on bot.db.Base. Add yours here when you add a migration,
-# so that autogenerate (`python -m bot db revision`) sees your models.
-MODEL_MODULES = (
-    "bot.catalog.models",
-    "bot.dossiers.models",
-    "bot.channels.store",
-)
-
-for _name in MODEL_MODULES:
-    if importlib.util.find_spec(_name) is not None:
-        importlib.import_module(_name)
+import_models()  # every table of the project, for autogenerate (bot.db.schema.MODEL_MODULES)
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,7 +1,7 @@
 """hashed phone digits: dossiers.phone_last4 (clear) -> dossiers.phone_last4_hash (HMAC-SHA256 hex)
 
 The 4 verification digits are replaced by their HMAC with the phone salt
-(``bot.dossiers.config.phone_salt()``: ``DOSSIER_PHONE_SALT`` or ``var/dossier_phone_salt``), so run
+(``bot.settings``: ``DOSSIER_PHONE_SALT`` or ``var/dossier_phone_salt``), so run
 this migration with the same environment as the bot. The salt is read only when a row has digits.
 
 SQLite: the column is dropped with the native ``ALTER TABLE … DROP COLUMN`` (SQLite >= 3.35) through
@@ -50,9 +50,9 @@ def _hash_last4(digits: str, salt: bytes) -> str:
 
 
 def _salt() -> bytes:
-    from bot.dossiers.config import phone_salt
+    from bot.settings import settings
 
-    return phone_salt()
+    return settings().dossiers.phone_salt.reveal().encode()
 
 
 def _native_drop_column() -> bool:

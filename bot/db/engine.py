@@ -1,4 +1,4 @@
-"""Database engine and session factory shared by the catalogue and dossier services.
+"""Database engine, session factory and the declarative ``Base`` shared by every service.
 
 SQLAlchemy 1.4 in 2.0 style (``future=True``); SQLite under ``var/`` by default,
 PostgreSQL when ``DATABASE_URL`` says so.
@@ -13,14 +13,14 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
-from bot.config import settings
+from bot.settings import settings
 
 Base = declarative_base()
 
 
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine for ``url`` (default: the configured ``DATABASE_URL``)."""
-    url = url or settings().database_url
+    url = url or settings().core.database_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, future=True, connect_args={"check_same_thread": False})

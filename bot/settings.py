@@ -1,0 +1,624 @@
+"""Every setting of the project, read from environment variables in this one module.
+
+Each variable is declared once, as a field of a frozen section dataclass (core, catalogue,
+help desk, dossiers, one-door connector, channels, runtime): the field's metadata holds the
+variable's name, default, description and secret flag. :data:`VARIABLES` is built from those
+fields and is the single source of the loader (:func:`load`), the ``python -m bot config show``
+listing and the README's configuration table (``python -m bot config markdown``).
+
+Other modules call :func:`settings` (cached; ``settings.cache_clear()`` after changing the
+environment, as tests do) and never read ``os.environ`` themselves. A malformed value raises
+:class:`SettingsError` naming the variable; the entry points call :func:`validate` first so a
+bad deployment stops at start with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NoReturn
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Files our processes create (databases, logs, secrets) are readable by their owner only.
+PRIVATE_UMASK = 0o077
+
+_TRUE = ("1", "true", "yes", "on", "co", "có")
+_FALSE = ("0", "false", "no", "off", "khong", "không")
+
+
+class SettingsError(ValueError):
+    """A variable holds a value that cannot be used; the message names the variable and what was expected."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Declaring variables
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: where it lands (``section.field``), its default and its meaning.
+
+    ``default`` is written as it would be in the environment ("" means unset); ``derive``
+    computes a default from variables loaded before it (``doc_default`` then says how it
+    reads in the docs). ``generated`` is the path, under ``BOT_VAR_DIR``, of the random
+    secret created on first use when the variable is unset.
+    """
+
+    name: str
+    description: str
+    default: str = ""
+    doc_default: str | None = None
+    derive: Callable[[Mapping[str, Any]], str] | None = None
+    secret: bool = False
+    generated: str | None = None
+    minimum: float | None = None
+    choices: tuple[str, ...] = ()
+    section: str = ""
+    attribute: str = ""
+    kind: str = "str"
+
+
+def _var(name: str, description: str, default: str = "", **options: Any) -> Any:
+    """A section field read from ``name`` (see :class:`Variable` for ``options``)."""
+    spec = Variable(name, description, default, **options)
+    return field(repr=not spec.secret, metadata={"variable": spec})
+
+
+@dataclass(frozen=True)
+class GeneratedSecret:
+    """A server secret: the variable's value when set, else a random value kept in a file under var/.
+
+    :meth:`reveal` creates the file on first use; its ``repr`` never shows the value.
+    """
+
+    name: str
+    value: str = field(repr=False)
+    path: Path
+
+    def reveal(self) -> str:
+        """The secret itself (creates the file when the variable is unset and no file exists)."""
+        return self.value or local_secret(self.name, self.path)
+
+
+def own_origins(host: str, port: int) -> tuple[str, ...]:
+    """The browser origins of the bot's own pages (the widget at /widget/) on ``host:port``."""
+    names = dict.fromkeys([host, "localhost", "127.0.0.1"])
+    return tuple(f"http://{name}:{port}" for name in names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections. The order of the sections and of their fields is the order of loading (a derived
+# default may use any variable above it) and of the documentation.
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Where data lives, where the servers listen, and the input bounds."""
+
+    var_dir: Path = _var(
+        "BOT_VAR_DIR",
+        "folder for databases, logs and generated secrets",
+        str(PROJECT_ROOT / "var"),
+        doc_default="`var/`",
+    )
+    database_url: str = _var(
+        "DATABASE_URL",
+        "catalogue and dossier database (e.g. `postgresql://user@host/db`)",
+        derive=lambda v: f"sqlite:///{v['BOT_VAR_DIR'] / 'bot.db'}",
+        doc_default="`sqlite:///var/bot.db`",
+    )
+    bind_host: str = _var("BIND_HOST", "address both servers listen on (loopback only by default)", "127.0.0.1")
+    rasa_port: int = _var("RASA_PORT", "port of the Rasa server (channels, widget, HTTP API)", "5005", minimum=1)
+    action_port: int = _var("ACTION_PORT", "port of the action server", "5055", minimum=1)
+    cors_origins: tuple[str, ...] = _var(
+        "CORS_ORIGINS",
+        "browser origins allowed to call Rasa and open the widget's socket (comma-separated), "
+        "e.g. `https://dichvucong.example.gov.vn`",
+        derive=lambda v: ",".join(own_origins(v["BIND_HOST"], v["RASA_PORT"])),
+        doc_default="the bot's own address",
+    )
+    # Without a proxy any local process could otherwise pick its own address: none by default.
+    trusted_proxies: tuple[str, ...] = _var(
+        "TRUSTED_PROXIES",
+        "addresses whose `X-Forwarded-For` is believed: your reverse proxy "
+        "(`127.0.0.1` when nginx runs on the same machine)",
+    )
+    max_message_chars: int = _var(
+        "MAX_MESSAGE_CHARS", "longest message the NLU reads; a longer one gets a polite reply", "2000", minimum=1
+    )
+    max_sender_id_chars: int = _var(
+        "MAX_SENDER_ID_CHARS", "longest conversation id a channel accepts", "128", minimum=1
+    )
+    max_request_bytes: int = _var(
+        "MAX_REQUEST_BYTES", "largest request body the Rasa server accepts (bytes)", "1000000", minimum=10_000
+    )
+    max_action_request_bytes: int = _var(
+        "MAX_ACTION_REQUEST_BYTES",
+        "largest request body the action server accepts (bytes)",
+        "16000000",
+        minimum=100_000,
+    )
+    session_secret: GeneratedSecret = _var(
+        "SESSION_SECRET",
+        "signs web-widget sessions (a session is resumed only by the browser it was issued to) "
+        "and hashes client addresses for the dossier lockout",
+        secret=True,
+        generated="secrets/session_secret",
+    )
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """The procedure catalogue and the national portal it links to."""
+
+    catalog_dir: Path = _var(
+        "CATALOG_DIR",
+        "the curated catalogue data",
+        str(PROJECT_ROOT / "data" / "catalog"),
+        doc_default="`data/catalog`",
+    )
+    portal_base_url: str = _var("PORTAL_BASE_URL", "the national public-service portal", "https://dichvucong.gov.vn")
+    portal_procedure_url: str = _var(
+        "PORTAL_PROCEDURE_URL",
+        "the source link shown under every answer (`{code}` is replaced by the mã TTHC)",
+        "https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc={code}",
+        doc_default="dichvucong.gov.vn detail page",
+    )
+
+
+@dataclass(frozen=True)
+class HelpdeskSettings:
+    """The help desk (staff replies, pause and resume will add their settings here)."""
+
+    hotline: str = _var(
+        "HELPDESK_HOTLINE",
+        "the phone number the bot gives when a citizen asks for a person",
+        "1900 xxxx (tổng đài của Trung tâm Phục vụ hành chính công)",
+        doc_default="a placeholder",
+    )
+    office_hours: str = _var(
+        "HELPDESK_HOURS",
+        "the office hours the bot gives with the hotline",
+        "7h30–11h30 và 13h30–17h00, thứ Hai đến thứ Sáu; sáng thứ Bảy",
+        doc_default="a placeholder",
+    )
+
+
+@dataclass(frozen=True)
+class DossierSettings:
+    """Dossier tracking: where dossiers come from, the watcher, and the one-door status webhook."""
+
+    source: str = _var(
+        "DOSSIER_SOURCE",
+        "`sql` (the bot's database) or `http` (a provincial one-door system, see docs/DOSSIER_CONNECTOR.md)",
+        "sql",
+        choices=("sql", "http"),
+    )
+    watch_interval: float = _var(
+        "DOSSIER_WATCH_INTERVAL", "seconds between two polls of the followed dossiers", "300", minimum=0
+    )
+    demo_data: bool = _var("DEMO_DATA", "seed the demo dossiers (`0` to turn off)", "1")
+    phone_salt: GeneratedSecret = _var(
+        "DOSSIER_PHONE_SALT",
+        "server secret for the phone and last-4-digit hashes and pseudonymous ids; changing it "
+        "invalidates stored hashes",
+        secret=True,
+        generated="dossier_phone_salt",
+    )
+    webhook_secret: str = _var(
+        "ONEDOOR_WEBHOOK_SECRET",
+        "signs the one-door system's status webhook (`/webhooks/onedoor/status`); unset: the webhook is off",
+        secret=True,
+    )
+    webhook_tolerance: float = _var(
+        "ONEDOOR_WEBHOOK_TOLERANCE", "largest age of a signed webhook call (seconds)", "300", minimum=0
+    )
+
+
+@dataclass(frozen=True)
+class OneDoorSettings:
+    """The provincial one-door system's HTTP API (``DOSSIER_SOURCE=http``; read by the connector)."""
+
+    base_url: str = _var("ONEDOOR_BASE_URL", "the API's base address, e.g. `https://motcua.example.gov.vn/api`")
+    path: str = _var("ONEDOOR_PATH", "path template of one dossier (`{code}` is replaced)", "/dossiers/{code}")
+    auth_header: str = _var(
+        "ONEDOOR_AUTH_HEADER", "`Name: value` sent with every call, e.g. `Authorization: Bearer …`", secret=True
+    )
+    timeout: float = _var("ONEDOOR_TIMEOUT", "seconds to wait for one call", "3", minimum=0)
+    retries: int = _var("ONEDOOR_RETRIES", "retries of a failed call", "1", minimum=0)
+    backoff: float = _var("ONEDOOR_BACKOFF", "seconds before the first retry (doubling)", "0.3", minimum=0)
+    breaker_threshold: int = _var(
+        "ONEDOOR_BREAKER_THRESHOLD", "consecutive failures that open the circuit", "5", minimum=1
+    )
+    breaker_cooldown: float = _var(
+        "ONEDOOR_BREAKER_COOLDOWN", "seconds before one trial call through an open circuit", "30", minimum=0
+    )
+    verify_tls: str = _var("ONEDOOR_VERIFY_TLS", "`1`, `0`, or the path of a CA bundle", "1")
+    field_map: str = _var(
+        "ONEDOOR_FIELD_MAP", "where each field sits in the answers: JSON, or the path of a JSON/YAML file"
+    )
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Telegram and Zalo OA (a value in credentials.yml wins over the variable)."""
+
+    telegram_bot_token: str = _var("TELEGRAM_BOT_TOKEN", "the Telegram bot's token (from @BotFather)", secret=True)
+    telegram_secret_token: str = _var(
+        "TELEGRAM_SECRET_TOKEN", "the secret Telegram sends with every webhook call", secret=True
+    )
+    telegram_api_base_url: str = _var(
+        "TELEGRAM_API_BASE_URL",
+        "the Bot API (a local Bot API server, or a fake in tests)",
+        "https://api.telegram.org/bot",
+    )
+    telegram_start_text: str = _var("TELEGRAM_START_TEXT", "what `/start` is read as", "xin chào")
+    zalo_app_id: str = _var("ZALO_APP_ID", "the Zalo app's id")
+    zalo_app_secret: str = _var("ZALO_APP_SECRET", "the Zalo app's secret key (OAuth)", secret=True)
+    zalo_oa_secret_key: str = _var("ZALO_OA_SECRET_KEY", "the OA secret key (webhook signatures)", secret=True)
+    zalo_access_token: str = _var(
+        "ZALO_ACCESS_TOKEN", "the first access token (later ones live in the database)", secret=True
+    )
+    zalo_refresh_token: str = _var(
+        "ZALO_REFRESH_TOKEN", "the first refresh token (later ones live in the database)", secret=True
+    )
+    zalo_api_base: str = _var("ZALO_API_BASE", "the OA API", "https://openapi.zalo.me")
+    zalo_oauth_base: str = _var("ZALO_OAUTH_BASE", "Zalo's OAuth server", "https://oauth.zaloapp.com")
+    zalo_message_window_hours: float = _var(
+        "ZALO_MESSAGE_WINDOW_HOURS", "hours after a citizen's last message in which the OA may write", "168", minimum=0
+    )
+    zalo_max_event_age: float = _var("ZALO_MAX_EVENT_AGE", "oldest webhook event accepted (seconds)", "300", minimum=0)
+    zalo_follow_text: str = _var("ZALO_FOLLOW_TEXT", "what following the OA is read as", "xin chào")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How our processes reach each other: Rasa's HTTP API, the action server, the model cache."""
+
+    rasa_url: str = _var(
+        "RASA_URL",
+        "where our own processes reach Rasa's HTTP API",
+        derive=lambda v: f"http://{v['BIND_HOST']}:{v['RASA_PORT']}",
+        doc_default="`http://BIND_HOST:RASA_PORT`",
+    )
+    rasa_token: GeneratedSecret = _var(
+        "RASA_TOKEN",
+        "Rasa's HTTP API (`/conversations/…`, `/model/…`, `/status`): every call needs `?token=…`",
+        secret=True,
+        generated="secrets/rasa_token",
+    )
+    action_server_token: GeneratedSecret = _var(
+        "ACTION_SERVER_TOKEN",
+        "the action server: Rasa sends it as the `X-Action-Token` header; anything else gets 401",
+        secret=True,
+        generated="secrets/action_server_token",
+    )
+    notify_timeout: float = _var(
+        "RASA_NOTIFY_TIMEOUT", "seconds the dossier notifier waits for Rasa's HTTP API", "5", minimum=0
+    )
+    model_cache_dir: Path = _var(
+        "MODEL_CACHE_DIR",
+        "trained models kept outside the work tree, so a fresh clone skips training",
+        str(Path.home() / ".cache" / "tro-ly-dich-vu-cong" / "models"),
+        doc_default="`~/.cache/tro-ly-dich-vu-cong/models`",
+    )
+
+
+# The coming help desk and staff console add their sections here (a dataclass above, a field
+# of Settings below, an entry in SECTIONS): the loader, `config show` and the README follow.
+SECTIONS: dict[str, type] = {
+    "core": CoreSettings,
+    "catalog": CatalogSettings,
+    "helpdesk": HelpdeskSettings,
+    "dossiers": DossierSettings,
+    "onedoor": OneDoorSettings,
+    "channels": ChannelSettings,
+    "runtime": RuntimeSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, by section; build it with :func:`load` or (cached) :func:`settings`."""
+
+    core: CoreSettings
+    catalog: CatalogSettings
+    helpdesk: HelpdeskSettings
+    dossiers: DossierSettings
+    onedoor: OneDoorSettings
+    channels: ChannelSettings
+    runtime: RuntimeSettings
+    # console: ConsoleSettings — the staff web console's section goes here.
+    # Variable name -> "environment" or "default": where each value came from.
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Variable name -> its text as loaded (the default's text when unset). Holds secrets: never print it.
+    texts: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def is_set(self, name: str) -> bool:
+        """Whether variable ``name`` was set (non-empty) in the environment."""
+        return self.sources.get(name) == "environment"
+
+    def raw(self) -> dict[str, str]:
+        """The variables set in the environment, by name (for ``${VAR}`` references, e.g. credentials.yml)."""
+        return {v.name: self.texts[v.name] for v in VARIABLES if self.is_set(v.name)}
+
+
+def _registry() -> tuple[Variable, ...]:
+    out = []
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            spec: Variable = f.metadata["variable"]
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            out.append(Variable(**{**spec.__dict__, "section": section, "attribute": f.name, "kind": kind}))
+    names = [v.name for v in out]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:  # a programming error: one variable, one place
+        raise TypeError(f"declared twice: {sorted(duplicates)}")
+    return tuple(out)
+
+
+# Every variable, in loading order.
+VARIABLES: tuple[Variable, ...] = _registry()
+
+
+def variable(name: str) -> Variable:
+    """The declaration of variable ``name``; KeyError when it is not one of ours."""
+    for v in VARIABLES:
+        if v.name == name:
+            return v
+    raise KeyError(name)
+
+
+def default(name: str) -> str:
+    """The literal default of variable ``name`` (for modules that need it as a constant)."""
+    return variable(name).default
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _parse(var: Variable, raw: str, var_dir: Path | None) -> Any:
+    """Turn the text of ``var`` into its section's type; SettingsError naming the variable when it cannot."""
+    kind = var.kind
+    if kind == "str":
+        value: Any = raw
+        if var.choices:
+            value = raw.lower()
+            if value not in var.choices:
+                raise SettingsError(f"{var.name} must be one of {', '.join(var.choices)}; got {raw!r}")
+        return value
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{var.name} must be a whole number, got {raw!r}") from None
+    elif kind == "float":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{var.name} must be a number, got {raw!r}") from None
+    elif kind == "bool":
+        word = raw.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise SettingsError(f"{var.name} must be 1 or 0 (yes/no, true/false), got {raw!r}")
+        return word in _TRUE
+    elif kind == "Path":
+        return Path(raw)
+    elif kind == "tuple[str, ...]":
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    elif kind == "GeneratedSecret":
+        assert var.generated and var_dir is not None
+        return GeneratedSecret(var.name, raw, var_dir / var.generated)
+    else:  # a section field of a type this loader does not know: a programming error
+        raise TypeError(f"{var.section}.{var.attribute}: unsupported type {kind}")
+    if var.minimum is not None and value < var.minimum:
+        raise SettingsError(f"{var.name} must be at least {var.minimum:g}, got {value:g}")
+    return value
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every variable from ``environ`` (default: the process environment), not cached.
+
+    An empty value counts as unset. SettingsError names the first variable that is wrong.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    raw_values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for var in VARIABLES:
+        raw = environ.get(var.name) or ""
+        sources[var.name] = "environment" if raw else "default"
+        if not raw:
+            raw = var.derive(values) if var.derive else var.default
+        raw_values[var.name] = raw
+        values[var.name] = _parse(var, raw, values.get("BOT_VAR_DIR"))
+    sections = {
+        name: cls(**{v.attribute: values[v.name] for v in VARIABLES if v.section == name})
+        for name, cls in SECTIONS.items()
+    }
+    return Settings(**sections, sources=sources, texts=raw_values)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings (cached; call ``settings.cache_clear()`` after changing the environment)."""
+    return load()
+
+
+def child_environment() -> dict[str, str]:
+    """A copy of this process's environment for a child process (the caller adds or overrides variables)."""
+    return dict(os.environ)
+
+
+def validate(cfg: Settings | None = None) -> Settings:
+    """Load the settings (``cfg`` if given) and check the combinations; SettingsError on the first problem.
+
+    Entry points (``make run``, the action server, ``python -m bot …``) call this first.
+    """
+    cfg = cfg or settings()
+    if cfg.dossiers.source == "http" and not cfg.onedoor.base_url:
+        raise SettingsError("DOSSIER_SOURCE=http needs ONEDOOR_BASE_URL")
+    return cfg
+
+
+def validate_or_exit() -> Settings:
+    """:func:`validate` for a process's ``main``: a wrong setting prints one line and exits with code 2."""
+    try:
+        return validate()
+    except SettingsError as exc:
+        _exit(exc)
+
+
+def _exit(exc: SettingsError) -> NoReturn:
+    print(f"error: {exc}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets and the var/ folder
+
+_secret_lock = threading.Lock()
+_secret_cache: dict[Path, str] = {}
+
+
+def local_secret(name: str, path: Path) -> str:
+    """The random secret kept in ``path``, generated there once (0600) when the file does not exist.
+
+    Several processes on one machine read the same file; several machines (the production
+    profile) must set variable ``name`` instead so that all replicas agree.
+    """
+    with _secret_lock:
+        if path in _secret_cache:
+            return _secret_cache[path]
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            # O_EXCL: two processes starting together must not write two different secrets.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(40):  # the creating process may not have written it yet
+                value = path.read_text(encoding="ascii").strip()
+                if value:
+                    _secret_cache[path] = value
+                    return value
+                time.sleep(0.05)
+            raise RuntimeError(f"{path} is empty; delete it or set {name}") from None
+        value = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(value + "\n")
+        _secret_cache[path] = value
+        return value
+
+
+def harden_var_dir(var_dir: Path) -> None:
+    """Make databases, logs and secrets already under ``var_dir`` private (0600 files, 0700 folders).
+
+    New files are private through :data:`PRIVATE_UMASK`; this fixes files an older
+    version created world-readable.
+    """
+    if not var_dir.is_dir():
+        return
+    var_dir.chmod(0o700)
+    for path in var_dir.rglob("*"):
+        try:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+        except OSError:  # a file removed meanwhile, or not ours
+            continue
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing the settings (`python -m bot config show`) and documenting them (`config markdown`)
+
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^@/\s]+@")
+
+
+def _mask(value: str) -> str:
+    return f"•••• (set, {len(value)} chars)"
+
+
+def _display(var: Variable, cfg: Settings) -> tuple[str, str]:
+    """(value as shown, where it came from) for one variable; secrets never appear."""
+    raw = cfg.texts[var.name]
+    source = cfg.sources[var.name]
+    if var.generated:
+        path = cfg.core.var_dir / var.generated
+        if source == "environment":
+            return _mask(raw), source
+        if path.is_file():
+            return "•••• (set)", f"file {path}"
+        return "(generated on first use)", f"generated into {path}"
+    if var.secret:
+        return (_mask(raw) if raw else "(unset)"), source
+    # A database or API address may carry a password: show the rest of it only.
+    shown = _URL_PASSWORD.sub(r"\1••••@", raw) if raw else "(unset)"
+    return shown, source
+
+
+def describe(cfg: Settings | None = None) -> Iterator[tuple[Variable, str, str]]:
+    """Every variable with its value as shown (secrets masked) and its source, in declaration order."""
+    cfg = cfg or settings()
+    for var in VARIABLES:
+        shown, source = _display(var, cfg)
+        yield var, shown, source
+
+
+def show(cfg: Settings | None = None) -> str:
+    """The text of ``python -m bot config show``: one line per variable, grouped by section."""
+    rows = list(describe(cfg))
+    width = max(len(v.name) for v, _, _ in rows)
+    lines: list[str] = []
+    section = ""
+    for var, shown, source in rows:
+        if var.section != section:
+            section = var.section
+            lines.append(f"{'' if not lines else chr(10)}[{section}]")
+        lines.append(f"  {var.name:<{width}}  {shown}  ({source})")
+    return "\n".join(lines)
+
+
+MARKDOWN_BEGIN = "<!-- settings table: generated by `python -m bot config markdown`; do not edit by hand -->"
+MARKDOWN_END = "<!-- end of settings table -->"
+
+
+def markdown() -> str:
+    """The README's configuration table (between :data:`MARKDOWN_BEGIN` and :data:`MARKDOWN_END`)."""
+    lines = ["| variable | section | default | meaning |", "| --- | --- | --- | --- |"]
+    for var in VARIABLES:
+        if var.doc_default is not None:
+            shown = var.doc_default
+        elif var.generated:
+            shown = f"generated into `var/{var.generated}`"
+        elif var.default:
+            shown = f"`{var.default}`"
+        else:
+            shown = "unset"
+        meaning = var.description + (" **(secret)**" if var.secret else "")
+        lines.append(f"| `{var.name}` | {var.section} | {shown} | {meaning} |")
+    return "\n".join([MARKDOWN_BEGIN, *lines, MARKDOWN_END])
+
+
+def readme_block(text: str) -> str:
+    """The generated block inside ``text`` (the README), markers included; SettingsError when absent."""
+    start, end = text.find(MARKDOWN_BEGIN), text.find(MARKDOWN_END)
+    if start < 0 or end < start:
+        raise SettingsError("README.md has no settings table markers")
+    return text[start : end + len(MARKDOWN_END)]
+
+
+def update_readme(path: Path = PROJECT_ROOT / "README.md") -> bool:
+    """Replace the settings table in ``path`` with :func:`markdown`; True when the file changed."""
+    text = path.read_text(encoding="utf-8")
+    new = text.replace(readme_block(text), markdown())
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
