@@ -1,4 +1,7 @@
-"""Shared fixtures: the reference data in ../shared and throwaway databases."""
+"""Shared fixtures: the reference data in ../shared, throwaway databases and the running test bot.
+
+Plain helpers (free ports, local HTTP servers, fake platform APIs, the test bot's secrets) live in
+:mod:`tests.fakes`."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,20 @@ from sqlalchemy.engine import Engine
 from bot.db import make_engine
 from bot.db.schema import ensure_schema
 from bot.settings import PROJECT_ROOT, settings
+from tests.fakes import (
+    ACTION_SERVER_TOKEN,
+    RASA_TOKEN,
+    TELEGRAM_SECRET,
+    TELEGRAM_TOKEN,
+    WEBHOOK_SECRET,
+    ZALO_APP_ID,
+    ZALO_OA_SECRET,
+    FakeTelegram,
+    FakeZalo,
+    RunningBot,
+    ThreadedApp,
+    free_port,
+)
 
 SHARED_DIR = Path(os.environ.get("SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 SNAPSHOT_DIR = SHARED_DIR / "portal-snapshot"
@@ -114,35 +130,6 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     settings.cache_clear()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-WEBHOOK_SECRET = "test-onedoor-secret"
-# Secrets of the running test bot: the token of Rasa's HTTP API and of the action server.
-RASA_TOKEN = "test-rasa-token"
-ACTION_SERVER_TOKEN = "test-action-token"
-
-
-# Telegram and Zalo in the running test bot talk to local fakes (tests/channel_fakes.py).
-TELEGRAM_TOKEN = "777:running-bot"
-TELEGRAM_SECRET = "running-bot-telegram-secret"
-ZALO_APP_ID, ZALO_OA_SECRET = "4242", "running-bot-oa-secret"
-
-
-@dataclass(frozen=True)
-class RunningBot:
-    """Where the running test bot's parts are (its Rasa URL is the ``running_bot`` fixture itself)."""
-
-    rasa_url: str
-    action_url: str
-    var_dir: Path
-
-
 @pytest.fixture(scope="session")
 def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     """The real assistant (action server, Rasa with REST, socket.io, the widget, Telegram and Zalo, watcher).
@@ -152,8 +139,6 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
     and the demo dossiers, a one-second watcher, a known one-door webhook secret, known API
     tokens, and Telegram and Zalo pointed at local fake APIs.
     """
-    from channel_fakes import FakeTelegram, FakeZalo, ThreadedApp, free_port
-
     from bot.catalog.loader import load_curated
     from bot.dossiers.demo import seed_demo
     from bot.runtime.model import ensure_model

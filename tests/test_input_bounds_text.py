@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hostile_inputs import PROSE, SIZE, best_time, repeat
 
 from bot.dossiers.codes import extract_code, filing_date, find_codes, is_valid_code, normalise_dossier_code
 from bot.text import expand, fold, nfc, split_message, strip_diacritics, words
+from tests.hostile_inputs import PROSE, SIZE, best_time, repeat
 
 LIMIT_S = 0.2
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from channel_fakes import ThreadedApp, free_port
 
 from bot.rasa_client import RasaClient, RasaRejected, RasaStatus, RasaUnavailable
+from tests.fakes import ThreadedApp, free_port
 
 TOKEN = "s3cret-token-value"
 CONVERSATION = "telegram_ptb:12345"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from channel_fakes import free_port
 
 from bot.runtime.action_server import TOKEN_HEADER
+from tests.fakes import free_port
 
 TOKEN = "action-test-token"
 CODE = "000.00.00.H99-261120-0001"

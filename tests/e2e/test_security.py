@@ -18,15 +18,16 @@ from typing import Any
 import pytest
 import requests
 import socketio
-from conftest import RASA_TOKEN, RunningBot
+
+from tests.fakes import RASA_TOKEN, REST_WEBHOOK, RunningBot, joined
 
 pytestmark = pytest.mark.slow
 CODE = "000.00.00.H99-261120-0001"  # the README's demo dossier; its digits are 6789
-REST = "/webhooks/rest/webhook"
+REST = REST_WEBHOOK
 
 
 def _texts(resp: requests.Response) -> str:
-    return "\n".join(m.get("text") or "" for m in resp.json())
+    return joined(resp.json())
 
 
 def _rest(base: str, body: Any, raw: bytes | None = None, **kwargs: Any) -> requests.Response:

@@ -5,19 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
+
+from tests.fakes import joined, say
 
 pytestmark = pytest.mark.slow
-
-
-def say(base: str, sender: str, text: str) -> list[dict]:
-    resp = requests.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30)
-    resp.raise_for_status()
-    return resp.json()
-
-
-def joined(messages: list[dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
 
 
 def test_greeting(running_bot: str) -> None:

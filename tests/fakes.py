@@ -1,22 +1,76 @@
-"""Local fakes for channel tests: Telegram Bot API, Zalo OA/OAuth APIs, a Rasa stand-in, a live sanic server.
+"""The one module of test helpers: free ports, local HTTP servers, fake Telegram and Zalo APIs, a Rasa
+stand-in, talking to the running test bot over REST, and the test bot's secrets.
 
 Everything listens on 127.0.0.1 with a random port; nothing talks to the real services.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import requests
 from aiohttp import web
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
+
+WEBHOOK_SECRET = "test-onedoor-secret"
+# Secrets of the running test bot: the token of Rasa's HTTP API and of the action server.
+RASA_TOKEN = "test-rasa-token"
+ACTION_SERVER_TOKEN = "test-action-token"
+# Telegram and Zalo in the running test bot talk to the fakes below.
+TELEGRAM_TOKEN = "777:running-bot"
+TELEGRAM_SECRET = "running-bot-telegram-secret"
+ZALO_APP_ID, ZALO_OA_SECRET = "4242", "running-bot-oa-secret"
+
+REST_WEBHOOK = "/webhooks/rest/webhook"
+
+
+@dataclass(frozen=True)
+class RunningBot:
+    """Where the running test bot's parts are (its Rasa URL is the ``running_bot`` fixture itself)."""
+
+    rasa_url: str
+    action_url: str
+    var_dir: Path
+
+
+def say(base: str, sender: str, text: str, timeout: float = 30) -> list[dict[str, Any]]:
+    """Send ``text`` as ``sender`` over the REST channel of the bot at ``base``; returns its messages."""
+    resp = requests.post(f"{base}{REST_WEBHOOK}", json={"sender": sender, "message": text}, timeout=timeout)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def joined(messages: list[dict[str, Any]]) -> str:
+    """The texts of the bot's messages, one per line."""
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+@contextmanager
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` (a standard-library handler class) from a thread on 127.0.0.1; yields the base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
 
 
 def free_port() -> int:
@@ -125,14 +179,8 @@ class FakeTelegram:
             result = [u for u in self.updates if u["update_id"] >= offset]
             if not result:
                 # behave like a long poll that ends empty, but quickly
-                await _sleep(0.05)
+                await asyncio.sleep(0.05)
         return web.json_response({"ok": True, "result": result})
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 def tg_text_update(update_id: int, chat_id: int, text: str, chat_type: str = "private") -> dict[str, Any]:
@@ -222,12 +270,13 @@ class FakeZalo:
 
 
 class ThreadedApp:
-    """An aiohttp app served from its own thread and event loop, for tests whose client side is synchronous."""
+    """An aiohttp app served from its own thread and event loop, for tests whose client side is synchronous.
 
-    def __init__(self, app: web.Application) -> None:
-        import asyncio
-        import threading
+    ``app`` is an application or a factory of one (a factory lets :meth:`stop` then :meth:`start` serve a
+    fresh app on the same port, as a restarted server would).
+    """
 
+    def __init__(self, app: web.Application | Callable[[], web.Application]) -> None:
         self.port = free_port()
         self._app = app
         self._loop = asyncio.new_event_loop()
@@ -238,22 +287,41 @@ class ThreadedApp:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=20)
+
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self._app)
+        app = self._app if isinstance(self._app, web.Application) else self._app()
+        self._runner = web.AppRunner(app)
         await self._runner.setup()
+        # A short shutdown timeout drops open websockets at once, like a network failure would.
         await web.TCPSite(self._runner, "127.0.0.1", self.port, shutdown_timeout=0.2).start()
 
-    def start(self) -> ThreadedApp:
-        import asyncio
+    async def _stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=20)
+    def start(self) -> ThreadedApp:
+        """Serve (again, after :meth:`stop`) on the same port."""
+        if not self._thread.is_alive():
+            self._thread.start()
+        self._run(self._start())
         return self
 
-    def close(self) -> None:
-        import asyncio
+    def stop(self) -> None:
+        """Stop serving; the loop stays, so :meth:`start` can serve again."""
+        self._run(self._stop())
 
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=20)
+    async def _cancel_rest(self) -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Stop serving, cancel what the app left running, and end the thread."""
+        self.stop()
+        self._run(self._cancel_rest())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -9,7 +9,6 @@ import unicodedata
 from collections.abc import Iterator
 
 import pytest
-from hostile_inputs import PROSE, SIZE, best_time, repeat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from bot.privacy import (
     mask_phone,
     mask_text,
 )
+from tests.hostile_inputs import PROSE, SIZE, best_time, repeat
 
 PHONE_DIGITS = re.compile(r"\d{7,}")
 

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium, screenshot, wait_for
-from channel_fakes import FakeTelegram, FakeZalo, ThreadedApp, free_port, tg_text_update
 
 from bot.channels.credentials import write_credentials
 from bot.channels.zalo import SIGNATURE_HEADER, signature
 from bot.settings import PROJECT_ROOT
+from tests.browser import chromium, screenshot, wait_for
+from tests.fakes import FakeTelegram, FakeZalo, ThreadedApp, free_port, tg_text_update
 
 pytestmark = pytest.mark.slow
-TINY_BOT = Path(__file__).parent / "fixtures" / "tiny_bot"
+TINY_BOT = Path(__file__).resolve().parents[1] / "fixtures" / "tiny_bot"
 RASA = str(Path(sys.executable).with_name("rasa"))
 TOKEN = "777:rasa-test"
 SECRET = "rasa-test-secret"

@@ -12,9 +12,9 @@ import uuid
 import pytest
 import requests
 import socketio
-from conftest import WEBHOOK_SECRET
 
 from bot.dossiers.watcher import sign_webhook
+from tests.fakes import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.slow
 # Not the README's main demo dossier: other end-to-end tests read its status.

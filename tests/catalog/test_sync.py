@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from catalog_helpers import PORTAL_MINI, FakePortal
 from sqlalchemy.engine import Engine
 
 from bot.catalog.errors import PortalSyncError
 from bot.catalog.importer import import_portal
 from bot.catalog.service import ProcedureCatalog
 from bot.catalog.sync import STATE_FILE, PortalClient, sync
+from tests.catalog.helpers import PORTAL_MINI, FakePortal
 
 
 def _load(directory: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:

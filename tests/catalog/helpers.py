@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.catalog.sync import DETAIL_PATH, LIST_PATH
+from tests.fakes import serve_http
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PORTAL_MINI = FIXTURES / "portal_mini"
 
 
@@ -123,14 +123,11 @@ class FakePortal:
                 else:
                     self._send(404, {"code": "NOT_FOUND"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serving = serve_http(Handler)
+        self.url = self._serving.__enter__()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serving.__exit__(None, None, None)
 
     def list_cursors(self) -> list[str | None]:
         return [body.get("lastId") for path, body, _ in self.requests if path == LIST_PATH]

@@ -7,10 +7,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from channel_fakes import FakeRasa, FakeTelegram, run_aiohttp, run_channel, tg_callback_update, tg_text_update
 
 from bot.channels.replies import from_rasa
 from bot.channels.telegram import PAYLOADS, SECRET_HEADER, TelegramInput, TelegramOutput, keyboard_for
+from tests.fakes import FakeRasa, FakeTelegram, run_aiohttp, run_channel, tg_callback_update, tg_text_update
 
 TOKEN = "123456:TEST-token"
 SECRET = "s3cret_Token-value"

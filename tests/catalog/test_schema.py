@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from catalog_helpers import PORTAL_MINI, curated_record, write_record
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot.catalog.importer import SKIP_CURATED, import_portal
 from bot.catalog.loader import load_curated
 from bot.catalog.service import ProcedureCatalog
+from tests.catalog.helpers import PORTAL_MINI, curated_record, write_record
 
 
 def test_unique_code_province_on_sqlite(engine: Engine) -> None:

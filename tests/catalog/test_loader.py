@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from catalog_helpers import curated_record, write_record
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -16,6 +15,7 @@ from bot.catalog.models import ProcedureRow
 from bot.catalog.service import ProcedureCatalog
 from bot.db import session_factory
 from bot.settings import PROJECT_ROOT
+from tests.catalog.helpers import curated_record, write_record
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +19,7 @@ from bot.dossiers.service import DossierLookup, Verified, WrongPhone
 from bot.dossiers.source import DossierSourceUnavailable, hash_last4, hash_phone
 from bot.dossiers.store import DossierStore
 from bot.settings import load
+from tests.fakes import serve_http
 
 CODE = "000.00.12.H61-240831-0001"
 SALT = b"test-salt"
@@ -112,13 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_http(_Handler) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -6,13 +6,13 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from catalog_helpers import PORTAL_MINI, curated_record, write_record
 from sqlalchemy.engine import Engine
 
 from bot.catalog.domain import CatalogEntry, Procedure
 from bot.catalog.importer import import_portal
 from bot.catalog.loader import load_curated
 from bot.catalog.service import ProcedureCatalog, resolve_province
+from tests.catalog.helpers import PORTAL_MINI, curated_record, write_record
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import unicodedata
 from collections.abc import Callable
 
 import pytest
-from hostile_inputs import best_time, repeat
 
 from bot.nlu.segmentation import PROTECTED_RE, _cached_segment, segment
 from bot.text import fold
+from tests.hostile_inputs import best_time, repeat
 
 # Runs that made the old pattern backtrack, and plain text typed without diacritics.
 INPUTS = {

@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from channel_fakes import FakeRasa, FakeZalo, run_aiohttp, run_channel
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy.engine import Engine
 
@@ -19,6 +18,7 @@ from bot.channels.store import ChannelStore
 from bot.channels.zalo import SIGNATURE_HEADER, SendStatus, ZaloClient, ZaloInput, ZaloOutput, signature
 from bot.db.clock import naive_utc
 from bot.replies import Reply
+from tests.fakes import FakeRasa, FakeZalo, run_aiohttp, run_channel
 
 APP_ID = "1234567890"
 APP_SECRET = "app-secret"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from browser import chromium, screenshot, wait_for
 
 from bot.settings import PROJECT_ROOT
+from tests.browser import chromium, screenshot, wait_for
 
 pytestmark = pytest.mark.slow
 QUESTION = "đăng ký tạm trú cần giấy tờ gì"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,10 +10,10 @@ import aiohttp
 import pytest
 import socketio
 from aiohttp import web
-from browser import chromium, screenshot, wait_for
-from channel_fakes import FakeRasa, free_port, run_channel
 
 from bot.channels.widget import WidgetInput, asset
+from tests.browser import chromium, screenshot, wait_for
+from tests.fakes import FakeRasa, ThreadedApp, run_channel
 
 ANSWER = (
     "Dạ, thủ tục Đăng ký tạm trú (mã 1.004194) cần:\n"
@@ -28,7 +27,7 @@ BUTTONS = [
 ]
 
 
-class FakeSocketServer:
+class FakeSocketServer(ThreadedApp):
     """Our socket.io channel in miniature, in a thread (bot/channels/socketio.py).
 
     ``session_request`` resumes a session only with the token issued with it and confirms
@@ -36,20 +35,13 @@ class FakeSocketServer:
     """
 
     def __init__(self, reply_delay: float = 1.0) -> None:
-        self.port = free_port()
+        super().__init__(self.build_app)
         self.reply_delay = reply_delay
         self.received: list[dict[str, Any]] = []
         self.session_requests: list[Any] = []
         self.sessions: dict[str, str] = {}
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _app(self) -> web.Application:
+    def build_app(self) -> web.Application:
         sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*")
         app = web.Application()
         sio.attach(app)
@@ -96,40 +88,6 @@ class FakeSocketServer:
             await sio.emit("bot_uttered", reply, room=data["session_id"])
 
         return app
-
-    def _run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=20)
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self._app())
-        await self._runner.setup()
-        # A short shutdown timeout drops open websockets at once, like a network failure would.
-        await web.TCPSite(self._runner, "127.0.0.1", self.port, shutdown_timeout=0.2).start()
-
-    async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def start(self) -> None:
-        if not self._thread.is_alive():
-            self._thread.start()
-        self._run(self._start())
-
-    def stop(self) -> None:
-        self._run(self._stop())
-
-    async def _cancel_rest(self) -> None:
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def close(self) -> None:
-        self.stop()
-        self._run(self._cancel_rest())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlparse
 
@@ -27,6 +27,7 @@ from bot.dossiers.watcher import (
     sign_webhook,
 )
 from bot.rasa_client import RasaClient
+from tests.fakes import serve_http
 
 SALT = b"test-salt"
 SECRET = "webhook-secret"
@@ -446,9 +447,9 @@ async def test_onedoor_route_streams_limits_and_answers(
     store: DossierStore, watcher: DossierWatcher, notifier: FakeNotifier
 ) -> None:
     import aiohttp
-    from channel_fakes import run_channel
 
     from bot.channels.onedoor import OneDoorWebhookInput
+    from tests.fakes import run_channel
 
     subscribe(store)
     channel = OneDoorWebhookInput()
@@ -499,12 +500,8 @@ class _RasaHandler(BaseHTTPRequestHandler):
 def rasa_server() -> Iterator[str]:
     _RasaHandler.requests = []
     _RasaHandler.status = 200
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RasaHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_http(_RasaHandler) as url:
+        yield url
 
 
 def test_end_to_end_push_through_rasa_trigger_intent(store: DossierStore, rasa_server: str) -> None:

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from catalog_helpers import PORTAL_MINI, FakePortal, curated_record, write_record
 
 from bot.cli import build_parser, main
 from bot.db.schema import head_revision
 from bot.settings import PROJECT_ROOT
+from tests.catalog.helpers import PORTAL_MINI, FakePortal, curated_record, write_record
 
 
 def test_groups_are_discovered() -> None:

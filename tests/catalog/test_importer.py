@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from catalog_helpers import PORTAL_MINI, curated_record, write_record
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -27,6 +26,7 @@ from bot.catalog.loader import load_curated
 from bot.catalog.models import ProcedureRow
 from bot.catalog.service import ProcedureCatalog
 from bot.db import session_factory
+from tests.catalog.helpers import PORTAL_MINI, curated_record, write_record
 
 
 @pytest.fixture

@@ -19,14 +19,6 @@ from typing import Any
 import pytest
 import requests
 import socketio
-from conftest import (
-    ACTION_SERVER_TOKEN,
-    TELEGRAM_SECRET,
-    WEBHOOK_SECRET,
-    ZALO_APP_ID,
-    ZALO_OA_SECRET,
-    RunningBot,
-)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +27,14 @@ from bot.channels.zalo import signature as zalo_signature
 from bot.dossiers.watcher import SIGNATURE_HEADER as ONEDOOR_SIGNATURE
 from bot.dossiers.watcher import sign_webhook
 from bot.runtime.action_server import TOKEN_HEADER
+from tests.fakes import (
+    ACTION_SERVER_TOKEN,
+    TELEGRAM_SECRET,
+    WEBHOOK_SECRET,
+    ZALO_APP_ID,
+    ZALO_OA_SECRET,
+    RunningBot,
+)
 
 pytestmark = pytest.mark.slow
 
