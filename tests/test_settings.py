@@ -86,6 +86,8 @@ def test_show_masks_every_secret(tmp_path: Path) -> None:
 def test_config_show_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SESSION_SECRET", "a-session-secret")
     monkeypatch.setenv("HELPDESK_HOTLINE", "1900 1234")
+    # The running test bot (a session fixture) sets RASA_TOKEN for the whole session.
+    monkeypatch.delenv("RASA_TOKEN", raising=False)
     settings.cache_clear()
     assert main(["config", "show"]) == 0
     out = capsys.readouterr().out
