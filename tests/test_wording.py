@@ -1,10 +1,14 @@
-"""The wording catalogue (bot/wording/vi.yml): every key used, every used key defined, each sentence once.
+"""The wording catalogues (bot/wording/*.vi.yml): every key used, every used key defined, each sentence once.
 
 Code names a sentence by a literal key (``text("dossier.ask_phone_digits")``, or a literal in a
 table of keys), so these checks read the code's string literals: a key that no module names is
 dead, a dotted literal under a catalogue section that is not a key is a typo, and a call's
-keyword values must match the sentence's placeholders. domain.yml's responses must repeat their
-catalogue sentence verbatim. No citizen-facing Vietnamese sentence may stay in Python code.
+keyword values must match the sentence's placeholders. Each namespace of ``bot.wording.FILES``
+is checked on its own: a literal passed to ``catalogue("staff").text(...)`` (or to ``.text`` of
+a name assigned ``catalogue("staff")``) belongs to ``staff``, every other literal to ``citizen``.
+The web widget's script and page name citizen keys too (``t("key")``, ``{{key}}``).
+domain.yml's responses must repeat their catalogue sentence verbatim. No citizen-facing
+Vietnamese sentence may stay in Python code or in the widget's files.
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.channels.widget import PAGE_MARKER, WIDGET_KEYS
+from bot.dossiers.codes import code_spans
 from bot.wording import (
+    DEFAULT_NAMESPACE,
     DOMAIN_RESPONSES,
+    FILES,
     PlaceholderMismatch,
     UnknownWordingKey,
     WordingFileError,
@@ -31,26 +39,30 @@ from bot.wording import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_DIRS = (ROOT / "bot", ROOT / "actions")
+WEB_DIR = ROOT / "bot" / "channels" / "web"
+NAMESPACES = sorted(FILES)
 VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]")
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log", "warn"}
+# Methods of a Wording that take a key first.
+WORDING_METHODS = {"text", "placeholders"}
+# widget.js reads a sentence with t("key").
+SCRIPT_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*\)""")
 
-# Python modules whose Vietnamese literals are data or operator text, not replies to a citizen:
-# NLU vocabulary and teencode, the catalogue's search vocabulary and province names, demo records,
-# settings defaults (the hotline text is configuration), and the administration CLIs.
-NOT_REPLIES = (
-    "bot/nlu/",
-    "bot/catalog/",
-    "bot/text.py",
-    "bot/dossiers/demo.py",
-    "bot/settings.py",
-    "bot/cli.py",
-    "bot/dossiers/cli.py",
-    "bot/runtime/runner.py",
-    "bot/runtime/evaluation.py",
-)
-# Single literals elsewhere that are not replies: what a platform's "start"/"follow" event stands for
-# (the bot treats it as if the citizen had typed it).
-ALLOWED_LITERALS = {"xin chào"}
+# Vietnamese literals that are data or operator text, not replies to a citizen: a module (None:
+# all of it) or the names of its top-level definitions (constants, functions) that hold them.
+NOT_REPLIES: dict[str, frozenset[str] | None] = {
+    "bot/catalog/search.py": None,  # search vocabulary: synonyms, filler words, chat-only phrases
+    "bot/catalog/provinces.py": None,  # province names
+    "bot/dossiers/demo.py": None,  # demo records
+    "bot/settings.py": None,  # defaults: the hotline and office hours are configuration
+    "bot/catalog/importer.py": frozenset({"UNIT_NOTES", "_STEP_LABEL", "_STEP_BREAK"}),  # the portal's words
+    "bot/catalog/service.py": frozenset({"resolve_province"}),  # "tỉnh <name>" to match a province
+    "bot/catalog/loader.py": frozenset({"validate_data"}),  # record errors for the operator
+    "bot/catalog/cli.py": frozenset({"render"}),  # the operator's view of a procedure
+    "bot/dossiers/status.py": frozenset({"PORTAL_LABELS"}),  # labels other systems send
+    "bot/runtime/runner.py": frozenset({"run"}),  # the startup banner for the operator
+    "bot/text.py": frozenset({"_D_TABLE"}),  # the letter đ
+}
 
 
 @dataclass(frozen=True)
@@ -60,9 +72,28 @@ class Literal:
     value: str
 
 
+@dataclass(frozen=True)
+class KeyUse:
+    """A string literal that may name a key of ``namespace``; ``names`` are a call's keywords.
+
+    ``names`` is None when the literal is not a call's first argument, or the call passes
+    ``**values`` (not checkable statically).
+    """
+
+    namespace: str
+    path: str
+    line: int
+    key: str
+    names: frozenset[str] | None = None
+
+
 def python_files() -> Iterator[Path]:
     for folder in CODE_DIRS:
         yield from sorted(p for p in folder.rglob("*.py") if "migrations" not in p.parts)
+
+
+def web_files() -> list[Path]:
+    return sorted([*WEB_DIR.glob("*.js"), *WEB_DIR.glob("*.html")])
 
 
 def _docstring_ids(tree: ast.AST) -> set[int]:
@@ -88,6 +119,14 @@ def _log_call_ids(tree: ast.AST) -> set[int]:
     return ids
 
 
+def _defined_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement defines (``X = ...``, ``X: T = ...``, ``def X``, ``class X``)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    return {t.id for t in targets if isinstance(t, ast.Name)}
+
+
 def literals(path: Path, *, skip_operator_text: bool = False) -> list[Literal]:
     """Every string constant in ``path`` except docstrings (and, if asked, log and help texts)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -102,51 +141,125 @@ def literals(path: Path, *, skip_operator_text: bool = False) -> list[Literal]:
     ]
 
 
-def key_calls(path: Path) -> Iterator[tuple[str, int, str, set[str] | None]]:
-    """``(path, line, key, keyword names)`` for each call whose first argument is a literal catalogue key.
+def _namespace_of(call: ast.Call, aliases: dict[str, str]) -> str | None:
+    """``ns`` for ``catalogue("ns").text(...)`` or ``alias.text(...)`` (alias = catalogue("ns")); else None."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr in WORDING_METHODS):
+        return None
+    receiver = func.value
+    if isinstance(receiver, ast.Name):
+        return aliases.get(receiver.id)
+    return _catalogue_call(receiver)
 
-    Keyword names are None when the call passes ``**values`` (not checkable statically).
-    """
-    keys = catalogue().sentences
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    rel = path.relative_to(ROOT).as_posix()
+
+def _catalogue_call(node: ast.AST) -> str | None:
+    """``ns`` when ``node`` is ``catalogue("ns")`` (or ``catalogue()``: the default namespace)."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+    if name != "catalogue":
+        return None
+    if not node.args:
+        return DEFAULT_NAMESPACE
+    first = node.args[0]
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+
+
+def key_uses(source: str, rel: str) -> list[KeyUse]:
+    """Every string literal of ``source`` (docstrings aside) with the namespace it may name a key of."""
+    tree = ast.parse(source)
+    aliases = {
+        target.id: ns
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and (ns := _catalogue_call(node.value))
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    skip = _docstring_ids(tree)
+    uses: list[KeyUse] = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
             continue
-        key = node.args[0].value
-        if isinstance(key, str) and key in keys:
-            names = None if any(kw.arg is None for kw in node.keywords) else {str(kw.arg) for kw in node.keywords}
-            yield rel, node.lineno, key, names
+        first = node.args[0]
+        if not isinstance(first.value, str) or id(first) in skip:
+            continue
+        names = None if any(kw.arg is None for kw in node.keywords) else frozenset(str(kw.arg) for kw in node.keywords)
+        uses.append(KeyUse(_namespace_of(node, aliases) or DEFAULT_NAMESPACE, rel, first.lineno, first.value, names))
+        skip.add(id(first))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            uses.append(KeyUse(DEFAULT_NAMESPACE, rel, node.lineno, node.value))
+    return uses
+
+
+def web_key_uses() -> list[KeyUse]:
+    """Citizen keys the widget names: ``t("key")`` in its script, ``{{key}}`` in its page."""
+    uses = []
+    for path in web_files():
+        rel = path.relative_to(ROOT).as_posix()
+        pattern = SCRIPT_KEY if path.suffix == ".js" else PAGE_MARKER
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            uses.extend(KeyUse(DEFAULT_NAMESPACE, rel, number, m.group(1)) for m in pattern.finditer(line))
+    return uses
 
 
 @pytest.fixture(scope="module")
-def code_literals() -> list[Literal]:
-    return [lit for path in python_files() for lit in literals(path)]
+def all_uses() -> list[KeyUse]:
+    uses = [use for path in python_files() for use in key_uses(path.read_text(encoding="utf-8"), _rel(path))]
+    return uses + web_key_uses()
 
 
-def test_every_key_is_used_by_the_code(code_literals: list[Literal]) -> None:
-    used = {lit.value for lit in code_literals}
-    unused = sorted(set(catalogue().sentences) - used)
-    assert not unused, f"wording keys no module names (remove them, or use them as literal strings): {unused}"
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
 
 
-def test_every_key_the_code_names_exists(code_literals: list[Literal]) -> None:
-    sections = {key.split(".")[0] for key in catalogue().sentences}
+def test_key_uses_are_attributed_to_their_namespace() -> None:
+    source = (
+        "staff = catalogue('staff')\n"
+        "a = catalogue('staff').text('desk.hello', name=n)\n"
+        "b = staff.text('desk.bye')\n"
+        "c = text('chat.greet')\n"
+        "d = catalogue().text('chat.thank')\n"
+        "KEYS = ('dossier.ask_code',)\n"
+    )
+    found = {(u.namespace, u.key, u.names) for u in key_uses(source, "x.py")}
+    assert ("staff", "desk.hello", frozenset({"name"})) in found
+    assert ("staff", "desk.bye", frozenset()) in found
+    assert ("citizen", "chat.greet", frozenset()) in found
+    assert ("citizen", "chat.thank", frozenset()) in found
+    assert ("citizen", "dossier.ask_code", None) in found
+    assert not {key for ns, key, _ in found if ns == "citizen"} & {"desk.hello", "desk.bye"}
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_every_key_is_used_by_the_code(namespace: str, all_uses: list[KeyUse]) -> None:
+    used = {use.key for use in all_uses if use.namespace == namespace}
+    unused = sorted(set(catalogue(namespace).sentences) - used)
+    assert not unused, f"{namespace} keys no module names (remove them, or use them as literal strings): {unused}"
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_every_key_the_code_names_exists(namespace: str, all_uses: list[KeyUse]) -> None:
+    keys = catalogue(namespace).sentences
+    sections = {key.split(".")[0] for key in keys}
     key_like = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
     missing = sorted(
-        f"{lit.path}:{lit.line}: {lit.value}"
-        for lit in code_literals
-        if key_like.fullmatch(lit.value)
-        and lit.value.split(".")[0] in sections
-        and lit.value not in catalogue().sentences
+        f"{use.path}:{use.line}: {use.key}"
+        for use in all_uses
+        if use.namespace == namespace
+        and key_like.fullmatch(use.key)
+        and (use.key.split(".")[0] in sections or namespace != DEFAULT_NAMESPACE)
+        and use.key not in keys
     )
-    assert not missing, f"keys named in the code but missing from bot/wording/vi.yml: {missing}"
+    assert not missing, f"keys named in the code but missing from bot/wording/{FILES[namespace]}: {missing}"
 
 
-def test_no_sentence_appears_under_two_keys() -> None:
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_no_sentence_appears_under_two_keys(namespace: str) -> None:
     seen: dict[str, str] = {}
     twice = []
-    for key, sentence in catalogue().sentences.items():
+    for key, sentence in catalogue(namespace).sentences.items():
         normal = unicodedata.normalize("NFC", " ".join(sentence.split()))
         if normal in seen:
             twice.append(f"{seen[normal]} = {key}: {sentence!r}")
@@ -154,13 +267,15 @@ def test_no_sentence_appears_under_two_keys() -> None:
     assert not twice, f"one sentence, one key: {twice}"
 
 
-def test_calls_give_exactly_the_sentence_placeholders() -> None:
-    wrong = []
-    for path in python_files():
-        for rel, line, key, names in key_calls(path):
-            expected = set(catalogue().placeholders(key))
-            if names is not None and names != expected:
-                wrong.append(f"{rel}:{line}: {key} takes {sorted(expected)}, the call gives {sorted(names)}")
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_calls_give_exactly_the_sentence_placeholders(namespace: str, all_uses: list[KeyUse]) -> None:
+    words = catalogue(namespace)
+    wrong = [
+        f"{use.path}:{use.line}: {use.key} takes {sorted(expected)}, the call gives {sorted(use.names)}"
+        for use in all_uses
+        if use.namespace == namespace and use.names is not None and use.key in words.sentences
+        if use.names != (expected := words.placeholders(use.key))
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -172,21 +287,81 @@ def test_domain_responses_repeat_the_catalogue() -> None:
         for variant in variants:
             assert set(variant) == {"text"}, f"{name}: only text responses are checked against the catalogue"
             assert variant["text"] == text(DOMAIN_RESPONSES[name]), (
-                f"domain.yml {name} differs from bot/wording/vi.yml {DOMAIN_RESPONSES[name]}"
+                f"domain.yml {name} differs from bot/wording/{FILES[DEFAULT_NAMESPACE]} {DOMAIN_RESPONSES[name]}"
             )
+
+
+def _digit_runs(sentence: str) -> list[str]:
+    """Runs of 4+ digits in ``sentence`` outside dossier codes (a code's own digits are its example)."""
+    spans = code_spans(sentence)
+    blanked = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(sentence))
+    return re.findall(r"\d{4,}", blanked)
+
+
+def test_dossier_sentences_hold_no_example_phone_digits() -> None:
+    # "(ví dụ: 6789)" in the phone-digits prompt was the demo dossier's own second factor; Rasa then kept it in
+    # the tracker. No dossier sentence or domain response may carry digits that could be someone's phone digits.
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    sentences = [
+        (f"{ns}:{key}", sentence)
+        for ns in NAMESPACES
+        for key, sentence in catalogue(ns).sentences.items()
+        if key.startswith("dossier.")
+    ]
+    sentences += [
+        (f"domain.yml:{name}", variant.get("text") or "")
+        for name, variants in (domain.get("responses") or {}).items()
+        for variant in variants
+    ]
+    found = [f"{where}: {runs}" for where, sentence in sentences if (runs := _digit_runs(sentence))]
+    assert not found, "digits in a dossier sentence (use words, or a dossier-code example):\n" + "\n".join(found)
+    assert _digit_runs("ví dụ: 6789") == ["6789"] and _digit_runs("mã 000.00.12.H61-240831-0001 ạ") == []
 
 
 def test_no_citizen_sentence_is_typed_in_python_code() -> None:
     found = []
     for path in python_files():
-        rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith(NOT_REPLIES) or rel == "bot/wording.py":
+        rel = _rel(path)
+        exempt = NOT_REPLIES.get(rel, frozenset())
+        if exempt is None:
             continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        gone = exempt - {name for stmt in tree.body for name in _defined_names(stmt)}
+        assert not gone, f"NOT_REPLIES names definitions {sorted(gone)} that {rel} no longer has"
         for lit in literals(path, skip_operator_text=True):
             value = unicodedata.normalize("NFC", lit.value).lower()
-            if VIETNAMESE.search(value) and lit.value not in ALLOWED_LITERALS:
+            if VIETNAMESE.search(value) and not _inside(tree, lit, exempt):
                 found.append(f"{lit.path}:{lit.line}: {lit.value[:60]!r}")
-    assert not found, "move these sentences to bot/wording/vi.yml and read them with text(key):\n" + "\n".join(found)
+    target = f"bot/wording/{FILES[DEFAULT_NAMESPACE]}"
+    assert not found, f"move these sentences to {target} and read them with text(key):\n" + "\n".join(found)
+
+
+def _inside(tree: ast.Module, lit: Literal, names: frozenset[str]) -> bool:
+    """Whether ``lit`` stands within one of the top-level definitions called ``names``."""
+    return any(
+        _defined_names(stmt) & names and stmt.lineno <= lit.line <= (stmt.end_lineno or stmt.lineno)
+        for stmt in tree.body
+    )
+
+
+def test_no_citizen_sentence_is_typed_in_the_widget() -> None:
+    found = [
+        f"{_rel(path)}:{number}: {line.strip()[:80]}"
+        for path in web_files()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if VIETNAMESE.search(unicodedata.normalize("NFC", line).lower())
+    ]
+    target = f"bot/wording/{FILES[DEFAULT_NAMESPACE]}"
+    assert not found, f"move these to {target} (channel.widget.*) and serve them from bot/channels/widget.py:\n" + (
+        "\n".join(found)
+    )
+
+
+def test_the_widget_script_names_exactly_the_keys_it_is_served() -> None:
+    script = (WEB_DIR / "widget.js").read_text(encoding="utf-8")
+    assert set(SCRIPT_KEY.findall(script)) == set(WIDGET_KEYS)
+    # The script has no format step: its sentences must be whole.
+    assert all(not catalogue().placeholders(key) for key in WIDGET_KEYS)
 
 
 def test_the_phone_digits_prompt_is_one_sentence() -> None:
@@ -198,7 +373,7 @@ def test_the_phone_digits_prompt_is_one_sentence() -> None:
 def test_unknown_key_and_wrong_placeholders_raise_clear_errors() -> None:
     with pytest.raises(UnknownWordingKey, match=r"dossier\.no_such_key") as err:
         text("dossier.no_such_key")
-    assert isinstance(err.value, KeyError) and "vi.yml" in str(err.value)
+    assert isinstance(err.value, KeyError) and FILES[DEFAULT_NAMESPACE] in str(err.value)
     with pytest.raises(PlaceholderMismatch, match="missing value for code"):
         text("dossier.not_found")
     with pytest.raises(PlaceholderMismatch, match="no placeholder for typo"):

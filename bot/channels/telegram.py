@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "telegram_ptb"
 DEFAULT_BASE_URL = default("TELEGRAM_API_BASE_URL")
+DEFAULT_START_TEXT = default("TELEGRAM_START_TEXT")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram limits callback_data to 64 bytes; longer payloads travel as a digest key.
 CALLBACK_DATA_LIMIT = 64
@@ -170,7 +171,11 @@ class TelegramInput(InputChannel):
         )
 
     def __init__(
-        self, token: str = "", secret_token: str = "", base_url: str = DEFAULT_BASE_URL, start_text: str = "xin chào"
+        self,
+        token: str = "",
+        secret_token: str = "",
+        base_url: str = DEFAULT_BASE_URL,
+        start_text: str = DEFAULT_START_TEXT,
     ) -> None:
         self.token = token
         self.secret_token = secret_token

@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 CHANNEL_NAME = "zalo"
 DEFAULT_API_BASE = default("ZALO_API_BASE")
 DEFAULT_OAUTH_BASE = default("ZALO_OAUTH_BASE")
+DEFAULT_FOLLOW_TEXT = default("ZALO_FOLLOW_TEXT")
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 # Zalo lets an OA answer a user with customer-service messages for 7 days after the user's last message.
 DEFAULT_WINDOW_HOURS = float(default("ZALO_MESSAGE_WINDOW_HOURS"))
@@ -318,7 +319,7 @@ class ZaloInput(InputChannel):
         oauth_base: str = DEFAULT_OAUTH_BASE,
         window_hours: float = DEFAULT_WINDOW_HOURS,
         max_event_age: float = DEFAULT_MAX_EVENT_AGE,
-        follow_text: str = "xin chào",
+        follow_text: str = DEFAULT_FOLLOW_TEXT,
         store: ChannelStore | None = None,
     ) -> None:
         self.app_id = app_id

@@ -1,5 +1,9 @@
 """The national portal's dossier status vocabulary (1..10), next steps for the citizen, and overdue.
 
+Two vocabularies on purpose: :data:`PORTAL_LABELS` are the labels other systems send (the
+portal, one-door systems), fixed here so :func:`parse_status` keeps reading them; what a citizen
+is shown comes from the wording catalogue (``dossier.status.*``) and may be reworded freely.
+
 "Quá hạn" is never stored: it is computed from the promised return date and today.
 """
 
@@ -8,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
-from functools import lru_cache
 
 from bot.text import fold
 from bot.wording import text
 
 __all__ = [
     "CLOSED_STATUSES",
+    "PORTAL_LABELS",
     "DossierStatus",
     "StatusInfo",
     "days_overdue",
@@ -48,7 +52,24 @@ class StatusInfo:
     next_step: str
 
 
-# Wording keys of each status's portal label and next step (bot/wording/vi.yml, dossier.status.*).
+# The labels the national portal (and one-door systems copying it) use for each status: what
+# parse_status reads in data from other systems. Not citizen wording: never edit to reword a reply.
+PORTAL_LABELS: dict[DossierStatus, str] = {
+    DossierStatus.NEW: "Mới đăng ký",
+    DossierStatus.RECEIVED: "Được tiếp nhận",
+    DossierStatus.NOT_RECEIVED: "Không được tiếp nhận",
+    DossierStatus.PROCESSING: "Đang xử lý",
+    DossierStatus.NEEDS_DOCUMENTS: "Yêu cầu bổ sung giấy tờ",
+    DossierStatus.NEEDS_PAYMENT: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    DossierStatus.WITHDRAWN: "Công dân yêu cầu rút hồ sơ",
+    DossierStatus.STOPPED: "Dừng xử lý",
+    DossierStatus.DONE: "Đã xử lý xong",
+    DossierStatus.RETURNED: "Đã trả kết quả",
+}
+_BY_FOLDED_LABEL: dict[str, DossierStatus] = {fold(label): status for status, label in PORTAL_LABELS.items()}
+
+# Wording keys of each status's label as shown to citizens and its next step
+# (bot/wording/citizen.vi.yml, dossier.status.*).
 _INFO: dict[DossierStatus, tuple[str, str]] = {
     DossierStatus.NEW: ("dossier.status.new.label", "dossier.status.new.next_step"),
     DossierStatus.RECEIVED: ("dossier.status.received.label", "dossier.status.received.next_step"),
@@ -77,20 +98,18 @@ CLOSED_STATUSES = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
-def _by_folded_label() -> dict[str, DossierStatus]:
-    return {fold(text(label)): status for status, (label, _) in _INFO.items()}
-
-
 def status_info(status: int | DossierStatus) -> StatusInfo:
-    """Label and next step of ``status`` (1..10); ValueError for anything else."""
+    """The citizen's label and next step of ``status`` (1..10), from the wording; ValueError for anything else."""
     st = DossierStatus(int(status))
     label, step = _INFO[st]
     return StatusInfo(st, text(label), text(step))
 
 
 def parse_status(value: object) -> DossierStatus:
-    """A status from a number (``4``, ``"4"``) or a portal label (``"Đang xử lý"``, any case/diacritics)."""
+    """A status from a number (``4``, ``"4"``) or a :data:`PORTAL_LABELS` label (``"Đang xử lý"``, any case/diacritics).
+
+    ValueError for anything else.
+    """
     if isinstance(value, bool):
         raise ValueError(f"not a dossier status: {value!r}")
     if isinstance(value, int):
@@ -98,7 +117,7 @@ def parse_status(value: object) -> DossierStatus:
     raw = str(value).strip()
     if raw.isascii() and raw.isdecimal() and len(raw) <= 2:  # not "²" or "٤", which isdigit() accepts
         return DossierStatus(int(raw))
-    found = _by_folded_label().get(fold(raw))
+    found = _BY_FOLDED_LABEL.get(fold(raw))
     if found is None:
         raise ValueError(f"not a dossier status: {value!r}")
     return found

@@ -1,4 +1,8 @@
-"""The web widget in headless Chromium against a fake Rasa socket.io server, plus its static-file channel."""
+"""The web widget in headless Chromium against a fake Rasa socket.io server, plus its static-file channel.
+
+The fake serves /widget/ through ``asset()``, as the real channel does, so the widget gets its
+sentences from the wording catalogue; /raw/ serves the files as they are, without them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import pytest
 import socketio
 from aiohttp import web
 
-from bot.channels.widget import WidgetInput, asset
+from bot.channels.widget import CONTENT_TYPES, WIDGET_KEYS, WidgetInput, asset, asset_path
+from bot.wording import text
 from tests.browser import chromium, screenshot, wait_for
 from tests.fakes import FakeRasa, ThreadedApp, run_channel
 
@@ -53,8 +58,20 @@ class FakeSocketServer(ThreadedApp):
             body, content_type = found
             return web.Response(body=body, headers={"Content-Type": content_type})
 
+        async def raw_file(request: web.Request) -> web.Response:
+            name = request.match_info.get("name")
+            if not name:  # a page that loads the script as it is on disk
+                page = '<!doctype html><html lang="vi"><body><script src="/raw/widget.js" data-open="true"></script>'
+                return web.Response(text=page, content_type="text/html")
+            path = asset_path(name)
+            if path is None:
+                raise web.HTTPNotFound()
+            return web.Response(body=path.read_bytes(), headers={"Content-Type": CONTENT_TYPES[path.suffix]})
+
         app.router.add_get("/widget/", widget_file)
         app.router.add_get("/widget/{name}", widget_file)
+        app.router.add_get("/raw/", raw_file)
+        app.router.add_get("/raw/{name}", raw_file)
 
         @sio.on("session_request")
         async def session_request(sid: str, data: Any) -> None:
@@ -113,6 +130,12 @@ def test_widget_conversation_buttons_reload_and_reconnect(fake_server: FakeSocke
         assert driver.find_element(By.CSS_SELECTOR, "label[for=tldvc-input]").get_attribute("textContent")
         assert driver.find_element(By.CSS_SELECTOR, ".tldvc-launcher").get_attribute("aria-expanded") == "true"
         assert driver.execute_script("return document.documentElement.lang") == "vi"
+        # The words come from the wording catalogue: the greeting is the bot's own (chat.greet).
+        greeting = driver.find_element(By.CSS_SELECTOR, ".tldvc-bot .tldvc-bubble")
+        assert greeting.text == text("chat.greet")
+        assert driver.find_element(By.CSS_SELECTOR, ".tldvc-launcher").text == text("channel.widget.open")
+        assert driver.find_element(By.CSS_SELECTOR, ".tldvc-title").text == text("channel.widget.title")
+        assert driver.find_element(By.TAG_NAME, "h1").text == text("channel.widget.title")
         wait_for(lambda: fake_server.session_requests, what="session_request")
         first_session = wait_for(
             lambda: driver.execute_script("return localStorage.getItem('tldvc:session')"), what="session id stored"
@@ -187,6 +210,30 @@ def test_widget_keyboard_escape_closes_and_returns_focus(fake_server: FakeSocket
         hrefs = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, ".tldvc-link a")]
         assert hrefs == ["https://dichvucong.gov.vn/", "https://dichvucong.gov.vn/huong-dan"]
         assert not driver.find_elements(By.CSS_SELECTOR, "a[href^='javascript']")
+
+
+def test_widget_without_its_wording_shows_no_text_but_works(fake_server: FakeSocketServer) -> None:
+    # widget.js as it is on disk has no sentences: it must not show a second copy, nor break.
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with chromium() as driver:
+        driver.get(f"{fake_server.url}/raw/")
+        box = wait_for(lambda: driver.find_element(By.ID, "tldvc-input"), what="widget built")
+        assert driver.find_elements(By.CSS_SELECTOR, ".tldvc-msg") == [], "no greeting without the wording"
+        assert driver.find_element(By.CSS_SELECTOR, ".tldvc-launcher").text == ""
+        box.send_keys("lệ phí", Keys.ENTER)
+        wait_for(lambda: "1.004194" in driver.find_elements(By.CSS_SELECTOR, ".tldvc-bot")[-1].text, what="answer")
+
+
+def test_served_files_carry_the_catalogue_sentences() -> None:
+    script = asset("widget.js")
+    page = asset("index.html")
+    assert script is not None and page is not None
+    for key in WIDGET_KEYS:
+        assert text(key) in script[0].decode(), key
+    assert "{{" not in page[0].decode() and text("channel.widget.page.embed_title") in page[0].decode()
+    assert f"<strong>{text('channel.widget.open')}</strong>" in page[0].decode()
 
 
 def test_widget_page_has_no_external_resources() -> None:

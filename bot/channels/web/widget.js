@@ -1,5 +1,5 @@
 /*
- * Trợ lý Dịch vụ công: web widget.
+ * The web widget of the assistant.
  *
  * Embed with one tag (everything else is loaded from the same server):
  *   <script src="https://TRO-LY.EXAMPLE.GOV.VN/widget/widget.js" defer></script>
@@ -9,6 +9,8 @@
  * data-socket-path (default "/socket.io/").
  *
  * Talks to Rasa's socketio channel (user_uttered / bot_uttered, session_persistence).
+ * Every word shown comes from the server's wording catalogue: bot/channels/widget.py puts the
+ * sentences in place of the empty object after the wording marker below.
  * No external fonts, CDNs or trackers. Messages are rendered as text nodes, never as HTML.
  */
 (function () {
@@ -21,15 +23,16 @@
   })();
   var scriptUrl = new URL(script.getAttribute("src"), window.location.href);
   var data = script.dataset || {};
+  // {key: sentence}; left empty when the file is not served by bot/channels/widget.py (then no text shows).
+  var WORDING = /*@wording*/{};
+  function t(key) { return Object.prototype.hasOwnProperty.call(WORDING, key) ? String(WORDING[key]) : ""; }
   var cfg = {
     base: scriptUrl.href.replace(/widget\.js(\?.*)?$/, ""),
     server: data.server || scriptUrl.origin,
     socketPath: data.socketPath || "/socket.io/",
-    title: data.title || "Trợ lý Dịch vụ công",
+    title: data.title || t("channel.widget.title"),
     open: data.open === "true",
-    greeting: data.greeting ||
-      "Dạ, em là Trợ lý Dịch vụ công. Anh/chị cần hỏi về thủ tục hành chính nào ạ? " +
-      "Ví dụ: “đăng ký tạm trú cần giấy tờ gì”.",
+    greeting: data.greeting || t("chat.greet"),
     historyHours: 24,
     maxHistory: 200,
     slowReplyMs: 30000
@@ -105,7 +108,7 @@
     var root = el("div", { className: "tldvc", id: "tldvc-root", lang: "vi" });
     ui.launcher = el("button", {
       type: "button", className: "tldvc-launcher", "aria-controls": "tldvc-panel", "aria-expanded": "false"
-    }, "Hỏi trợ lý");
+    }, t("channel.widget.open"));
     ui.launcher.insertBefore(chatIcon(), ui.launcher.firstChild);
 
     ui.panel = el("section", { className: "tldvc-panel", id: "tldvc-panel", role: "region",
@@ -114,27 +117,27 @@
     var header = el("header", { className: "tldvc-header" });
     header.appendChild(el("h2", { id: "tldvc-title", className: "tldvc-title" }, cfg.title));
     ui.reset = el("button", { type: "button", className: "tldvc-reset",
-      title: "Xoá nội dung và bắt đầu cuộc trò chuyện mới" }, "Trò chuyện mới");
-    ui.close = el("button", { type: "button", className: "tldvc-close", "aria-label": "Đóng trợ lý" }, "×");
+      title: t("channel.widget.new_chat_hint") }, t("channel.widget.new_chat"));
+    ui.close = el("button", { type: "button", className: "tldvc-close",
+      "aria-label": t("channel.widget.close") }, "×");
     header.appendChild(ui.reset);
     header.appendChild(ui.close);
 
     ui.status = el("p", { className: "tldvc-status", role: "status", "aria-live": "polite" });
     ui.log = el("ol", { className: "tldvc-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
-      "aria-label": "Nội dung trò chuyện", tabindex: "0" });
+      "aria-label": t("channel.widget.log_label"), tabindex: "0" });
     ui.typing = el("p", { className: "tldvc-typing", "aria-live": "polite" });
     ui.typing.hidden = true;
 
     ui.form = el("form", { className: "tldvc-form" });
-    var label = el("label", { "for": "tldvc-input", className: "tldvc-sr" }, "Câu hỏi của anh/chị");
+    var label = el("label", { "for": "tldvc-input", className: "tldvc-sr" }, t("channel.widget.input_label"));
     ui.input = el("textarea", { id: "tldvc-input", className: "tldvc-input", rows: "1", maxlength: "1000",
-      placeholder: "Nhập câu hỏi rồi nhấn Enter…", autocomplete: "off" });
-    ui.send = el("button", { type: "submit", className: "tldvc-send" }, "Gửi");
+      placeholder: t("channel.widget.input_placeholder"), autocomplete: "off" });
+    ui.send = el("button", { type: "submit", className: "tldvc-send" }, t("channel.widget.send"));
     ui.form.appendChild(label);
     ui.form.appendChild(ui.input);
     ui.form.appendChild(ui.send);
-    var hint = el("p", { className: "tldvc-hint", id: "tldvc-hint" },
-      "Xin đừng gửi mật khẩu hay mã OTP qua khung trò chuyện này.");
+    var hint = el("p", { className: "tldvc-hint", id: "tldvc-hint" }, t("channel.widget.privacy_hint"));
     ui.input.setAttribute("aria-describedby", "tldvc-hint");
 
     ui.panel.appendChild(header);
@@ -183,7 +186,7 @@
 
   function renderAll() {
     ui.log.textContent = "";
-    if (!history.length) {
+    if (!history.length && cfg.greeting) {
       renderMessage({ from: "bot", text: cfg.greeting, local: true }, false);
     }
     history.forEach(function (item, i) { renderMessage(item, i === history.length - 1); });
@@ -204,7 +207,8 @@
 
   function renderMessage(item, withButtons) {
     var li = el("li", { className: "tldvc-msg tldvc-" + item.from });
-    li.appendChild(el("span", { className: "tldvc-sr" }, item.from === "user" ? "Anh/chị: " : "Trợ lý: "));
+    var who = item.from === "user" ? t("channel.widget.from_user") : t("channel.widget.from_bot");
+    if (who) li.appendChild(el("span", { className: "tldvc-sr" }, who + " "));
     var bubble = el("div", { className: "tldvc-bubble" });
     appendText(bubble, item.text || "");
     (item.links || []).forEach(function (link) {
@@ -214,7 +218,7 @@
     });
     li.appendChild(bubble);
     if (withButtons && item.buttons && item.buttons.length) {
-      var group = el("div", { className: "tldvc-replies", role: "group", "aria-label": "Gợi ý trả lời" });
+      var group = el("div", { className: "tldvc-replies", role: "group", "aria-label": t("channel.widget.replies_label") });
       item.buttons.forEach(function (b) {
         var btn = el("button", { type: "button", className: "tldvc-reply", "data-payload": b.payload }, b.title);
         btn.addEventListener("click", function () { sendUser(b.title, b.payload); });
@@ -236,14 +240,14 @@
 
   function setTyping(on) {
     ui.typing.hidden = !on;
-    ui.typing.textContent = on ? "Trợ lý đang trả lời…" : "";
+    ui.typing.textContent = on ? t("channel.widget.typing") : "";
     ui.panel.classList.toggle("tldvc-busy", on);
     ui.panel.setAttribute("aria-busy", on ? "true" : "false");
     clearTimeout(slowTimer);
     if (on) {
       slowTimer = setTimeout(function () {
         setTyping(false);
-        setStatus("Dạ, hệ thống đang phản hồi chậm. Anh/chị vui lòng chờ thêm hoặc gửi lại câu hỏi.");
+        setStatus(t("channel.widget.slow"));
       }, cfg.slowReplyMs);
     }
   }
@@ -260,7 +264,7 @@
     if (ready) emitMessage(payload);
     else {
       pending.push(payload);
-      if (everConnected) setStatus("Mất kết nối. Câu hỏi sẽ được gửi khi kết nối lại…");
+      if (everConnected) setStatus(t("channel.widget.queued"));
       connect();
     }
   }
@@ -280,7 +284,7 @@
       .concat(raw.filter(function (b) { return b && b.title && b.url; }));
     var att = msg.attachment;
     if (att && att.payload && (att.payload.src || att.payload.url)) {
-      links.push({ title: att.payload.title || "Tệp đính kèm", url: att.payload.src || att.payload.url });
+      links.push({ title: att.payload.title || t("channel.attachment_link"), url: att.payload.src || att.payload.url });
     }
     // Only web links: a "javascript:" URL from a misconfigured response must never become clickable.
     links = links.filter(function (l) { return l && typeof l.url === "string" && /^https?:\/\//i.test(l.url); })
@@ -300,7 +304,7 @@
       loadClient(connect);
       return;
     }
-    setStatus("Đang kết nối…");
+    setStatus(t("channel.widget.connecting"));
     socket = window.io(cfg.server, {
       path: cfg.socketPath,
       reconnection: true,
@@ -326,7 +330,7 @@
       var wasReconnect = everConnected;
       ready = true;
       everConnected = true;
-      setStatus(wasReconnect ? "Đã kết nối lại." : "");
+      setStatus(wasReconnect ? t("channel.widget.reconnected") : "");
       var queue = pending;
       pending = [];
       queue.forEach(emitMessage);
@@ -334,11 +338,11 @@
     socket.on("bot_uttered", onBotMessage);
     socket.on("disconnect", function () {
       ready = false;
-      setStatus("Mất kết nối. Đang kết nối lại…");
+      setStatus(t("channel.widget.reconnecting"));
     });
     socket.on("connect_error", function () {
       ready = false;
-      setStatus(everConnected ? "Mất kết nối. Đang kết nối lại…" : "Chưa kết nối được tới máy chủ. Đang thử lại…");
+      setStatus(everConnected ? t("channel.widget.reconnecting") : t("channel.widget.cannot_connect"));
     });
   }
 
@@ -352,7 +356,7 @@
     s.onload = function () { clientWaiters.splice(0).forEach(function (f) { f(); }); };
     s.onerror = function () {
       clientLoading = false;
-      setStatus("Không tải được thành phần kết nối. Anh/chị vui lòng tải lại trang sau ít phút.");
+      setStatus(t("channel.widget.client_missing"));
     };
     document.head.appendChild(s);
   }

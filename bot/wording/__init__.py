@@ -1,6 +1,6 @@
 """The wording catalogue: every sentence a citizen reads, once, by key (no Rasa imports).
 
-Sentences live in ``bot/wording/vi.yml`` as nested YAML; a key is the dotted path to a
+Sentences live in ``bot/wording/citizen.vi.yml`` as nested YAML; a key is the dotted path to a
 sentence (``"dossier.ask_phone_digits"``). Placeholders are named (``{code}``)::
 
     text("dossier.not_found", code="000.00.12.H61-240831-0001")
@@ -8,7 +8,7 @@ sentence (``"dossier.ask_phone_digits"``). Placeholders are named (``{code}``)::
 Write keys as literal strings at the call site: ``tests/test_wording.py`` finds unused and
 missing keys, and placeholders the sentence does not have, by scanning the code for them.
 
-Each audience has its own file, loaded by namespace: ``citizen`` (``vi.yml``) today; the
+Each audience has its own file, loaded by namespace: ``citizen`` (``citizen.vi.yml``) today; the
 help-desk console adds ``staff`` (``staff.vi.yml``) to :data:`FILES` and reads it with
 ``catalogue("staff").text(...)``.
 """
@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "DEFAULT_NAMESPACE",
     "DOMAIN_RESPONSES",
     "FILES",
     "WORDING_DIR",
@@ -37,9 +38,10 @@ __all__ = [
     "text",
 ]
 
-WORDING_DIR = Path(__file__).with_name("wording")
+# The data files sit next to this module, in the package directory.
+WORDING_DIR = Path(__file__).parent
 # Namespace -> file in WORDING_DIR. Staff-facing text will be "staff": "staff.vi.yml".
-FILES: dict[str, str] = {"citizen": "vi.yml"}
+FILES: dict[str, str] = {"citizen": "citizen.vi.yml"}
 DEFAULT_NAMESPACE = "citizen"
 
 # domain.yml responses (sent by Rasa itself) -> the catalogue key whose sentence each must repeat verbatim;
