@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.answers import ProcedureAdvisor
 from bot.replies import Reply
-from bot.text import entity_text, split_message
+from bot.text import entity_text
 
 # Chat apps read better in short messages; connectors split again at their own hard limits.
 MESSAGE_LIMIT = 1200
@@ -28,8 +28,11 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     """Send ``reply`` in chat-sized parts, the buttons (and links, as Rasa's ``url`` buttons) with the last part.
 
     The one way an action speaks: every action builds a :class:`Reply` with a renderer and sends it here.
+    An empty reply (no text, buttons or links) sends nothing.
     """
-    parts = split_message(reply.text, MESSAGE_LIMIT) or [""]
+    parts = reply.parts(MESSAGE_LIMIT)
+    if not parts:
+        return
     for part in parts[:-1]:
         dispatcher.utter_message(text=part)
     buttons: list[dict[str, Any]] = [{"title": b.title, "payload": b.payload} for b in reply.buttons]

@@ -16,9 +16,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import first_entity, latest_intent, send
 from bot.dossiers import render
 from bot.dossiers.codes import InvalidDossierCode, find_codes, normalise_dossier_code
-from bot.dossiers.service import DossierLookup, Verified, build_lookup, normalize_last4
-from bot.dossiers.status import DossierStatus
-from bot.replies import Reply
+from bot.dossiers.service import DossierLookup, Verified, build_lookup, normalise_phone_last4
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,23 +50,13 @@ def _requester(tracker: Tracker) -> str | None:
     return value if isinstance(value, str) and value.startswith("rq:") and len(value) <= 64 else None
 
 
-def _pushed_status(raw: str | None) -> int | None:
-    """A status number from the watcher's entity: ASCII digits naming a known status, else None."""
-    if raw is None or not (raw.isascii() and raw.isdecimal() and len(raw) <= 2):
-        return None
-    try:
-        return int(DossierStatus(int(raw)))
-    except ValueError:
-        return None
-
-
 async def _call_service(dispatcher: CollectingDispatcher, what: str, method: Callable[..., T], *args: Any) -> T | None:
     """Run a blocking service call off the event loop; on any failure say "busy" and log the detail."""
     try:
         return await asyncio.to_thread(method, *args)
     except Exception:  # the citizen sees a polite message whatever broke; the log has the detail
         logger.exception("dossier %s failed", what)
-        send(dispatcher, Reply(render.busy()))
+        send(dispatcher, render.busy_reply())
         return None
 
 
@@ -87,7 +75,7 @@ class ValidateDossierForm(FormValidationAction):
         try:
             return {"dossier_code": normalise_dossier_code(found[0] if found else text)}
         except InvalidDossierCode as exc:
-            send(dispatcher, Reply(render.invalid_code(exc)))
+            send(dispatcher, render.invalid_code_reply(exc))
             return {"dossier_code": None}
 
     async def extract_phone_last4(
@@ -101,7 +89,7 @@ class ValidateDossierForm(FormValidationAction):
         """
         if tracker.get_slot("requested_slot") != "phone_last4" or latest_intent(tracker) in NOT_AN_ANSWER_INTENTS:
             return {}
-        received = normalize_last4(tracker.latest_message.get("text")) is not None
+        received = normalise_phone_last4(tracker.latest_message.get("text")) is not None
         return {"phone_last4": DIGITS_RECEIVED if received else DIGITS_INVALID}
 
     def validate_phone_last4(
@@ -109,7 +97,7 @@ class ValidateDossierForm(FormValidationAction):
     ) -> dict[str, Any]:
         """Ask again when the answer held no 4 digits."""
         if value != DIGITS_RECEIVED:
-            send(dispatcher, Reply(render.ask_phone_digits()))
+            send(dispatcher, render.ask_phone_digits_reply())
             return {"phone_last4": None}
         return {"phone_last4": DIGITS_RECEIVED}
 
@@ -122,12 +110,12 @@ class ActionDossierStatus(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         code = tracker.get_slot("dossier_code")
-        digits = normalize_last4(tracker.latest_message.get("text"))
+        digits = normalise_phone_last4(tracker.latest_message.get("text"))
         if not code:
             dispatcher.utter_message(response="utter_ask_dossier_code")
             return [SlotSet("phone_last4", None)]
         if not digits:
-            send(dispatcher, Reply(render.ask_phone_digits()))
+            send(dispatcher, render.ask_phone_digits_reply())
             return [SlotSet("phone_last4", None)]
         result = await _call_service(
             dispatcher, "lookup", partial(lookup().status, requester=_requester(tracker)),
@@ -152,13 +140,13 @@ class ActionSubscribeDossier(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         code = tracker.get_slot("verified_dossier") or tracker.get_slot("dossier_code")
         if not code:
-            send(dispatcher, Reply(render.verify_before_subscribe()))
+            send(dispatcher, render.verify_before_subscribe_reply())
             return []
         result = await _call_service(
             dispatcher, "subscription", lookup().subscribe, code, _channel(tracker), tracker.sender_id
         )
         if result is not None:
-            send(dispatcher, Reply(render.subscription_text(result)))
+            send(dispatcher, render.subscription_reply(result))
         return []
 
 
@@ -174,7 +162,7 @@ class ActionUnsubscribeDossier(Action):
             dispatcher, "unsubscription", lookup().unsubscribe, code, _channel(tracker), tracker.sender_id
         )
         if result is not None:
-            send(dispatcher, Reply(render.subscription_text(result)))
+            send(dispatcher, render.subscription_reply(result))
         return []
 
 
@@ -185,21 +173,11 @@ class ActionNotifyDossierUpdate(Action):
         return "action_notify_dossier_update"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        raw_code = first_entity(tracker, "dossier_code")
-        status = _pushed_status(first_entity(tracker, "status"))
-        try:
-            code = normalise_dossier_code(raw_code or "")
-        except InvalidDossierCode:
-            code = None
-        if code is None or status is None:
-            logger.warning("dossier update ignored: malformed code or status")
-            return []
-        # trigger_intent can name any conversation: speak only where this dossier is followed.
-        subscribers = await _call_service(dispatcher, "subscription check", lookup().store.subscriptions, code)
-        if subscribers is None:
-            return []
-        if not any(sub.sender_id == tracker.sender_id for sub in subscribers):
-            logger.warning("dossier update ignored: the conversation does not follow this dossier")
-            return []
-        send(dispatcher, Reply(render.status_update(code, status)))
+        # The service decides whether this conversation may hear it (trigger_intent can name any conversation).
+        result = await _call_service(
+            dispatcher, "update check", lookup().update_for,
+            first_entity(tracker, "dossier_code"), first_entity(tracker, "status"), tracker.sender_id,
+        )  # fmt: skip
+        if result is not None:
+            send(dispatcher, render.update_reply(result))  # empty, so nothing is sent, when it may not be told
         return []

@@ -4,7 +4,7 @@ Every figure in a reply comes from a :class:`~bot.catalog.domain.Procedure`;
 nothing here types a fee or a processing time by hand. Every answer about a
 procedure ends with its code, its source link and the date it was verified.
 When the catalogue does not know, the reply says so and points to the portal.
-The sentences themselves live in ``bot/wording/vi.yml`` (``procedure.*``).
+The sentences themselves live in ``bot/wording/citizen.vi.yml`` (``procedure.*``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -71,6 +72,17 @@ def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def holds_digits(text: str, digits: str) -> bool:
+    """True when ``digits`` stand in ``text`` as a number of their own.
+
+    Not inside a longer number, a hex hash, a timestamp (``1796016055.3967893``) or a datetime's
+    repr, where any four digits turn up by chance.
+    """
+    cleaned = re.sub(r"datetime\.\w+\([^)]*\)", " ", text)
+    cleaned = re.sub(r"\b[0-9a-f]{16,}\b", " ", cleaned)
+    return re.search(rf"(?<![\w.,]){re.escape(digits)}(?!\w)", cleaned) is not None
 
 
 def free_port() -> int:

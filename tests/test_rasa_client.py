@@ -1,13 +1,19 @@
-"""bot.rasa_client against a local stand-in for Rasa's HTTP API: token, routes, retries, timeouts, error text."""
+"""bot.rasa_client against a local stand-in for Rasa's HTTP API: token, routes, retries, timeouts, error text.
+
+Retries: a GET on any failure; a write (POST/PUT) only when it certainly was not sent.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from aiohttp import web
 
 from bot.rasa_client import RasaClient, RasaRejected, RasaStatus, RasaUnavailable
@@ -129,11 +135,36 @@ def test_retry_after_is_honoured(fake: FakeRasaApi, base_url: str) -> None:
 
 def test_5xx_until_the_retries_run_out_is_unavailable(fake: FakeRasaApi, base_url: str) -> None:
     fake.script = [500, 502, 503]
-    expected = r"trigger_intent: HTTP 503 \(ConversationError\) after 3 attempts"
+    expected = r"get_tracker: HTTP 503 \(ConversationError\) after 3 attempts"
     with pytest.raises(RasaUnavailable, match=expected) as err:
-        client(base_url, retries=2).trigger_intent(CONVERSATION, "greet", output_channel="rest")
+        client(base_url, retries=2).get_tracker(CONVERSATION)
     assert err.value.status == 503 and len(fake.calls) == 3
     assert TOKEN not in str(err.value) and "Nguyễn" not in str(err.value) and CONVERSATION not in str(err.value)
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_5xx_and_429_of_a_write_are_not_retried(fake: FakeRasaApi, base_url: str, status: int) -> None:
+    # Rasa may answer 500 after the triggered action already sent its message: a retry would send it twice.
+    fake.script = [status, status, status]
+    rasa = client(base_url, retries=2)
+    with pytest.raises(RasaUnavailable) as err:
+        rasa.trigger_intent(CONVERSATION, "greet", output_channel="rest")
+    assert str(err.value) == f"Rasa trigger_intent: HTTP {status} (ConversationError)"
+    assert err.value.status == status and len(fake.calls) == 1
+    with pytest.raises(RasaUnavailable):
+        rasa.append_events(CONVERSATION, [{"event": "bot", "text": "x"}])
+    with pytest.raises(RasaUnavailable):
+        rasa.replace_model("models/new.tar.gz")
+    assert len(fake.calls) == 3
+
+
+def test_a_write_is_retried_on_5xx_when_the_caller_opts_in(fake: FakeRasaApi, base_url: str) -> None:
+    fake.script = [500, 503]
+    client(base_url, retries=2).trigger_intent(CONVERSATION, "greet", retry_on_status=True)
+    assert len(fake.calls) == 3
+    fake.script = [503, 503]
+    with pytest.raises(RasaUnavailable, match=r"replace_model: HTTP 503 \(ConversationError\) after 2 attempts"):
+        client(base_url, retries=1).replace_model("models/new.tar.gz", retry_on_status=True)
 
 
 def test_400_is_not_retried(fake: FakeRasaApi, base_url: str) -> None:
@@ -169,6 +200,68 @@ def test_unreachable_server_is_unavailable_without_the_token() -> None:
     assert TOKEN not in str(err.value) and TOKEN not in repr(client(url))
     # requests' own error quotes the URL with the token: it is neither the cause nor the context.
     assert err.value.__cause__ is None and (err.value.__context__ is None or err.value.__suppress_context__)
+
+
+def test_a_refused_connection_is_retried_for_a_write_too() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the request never left
+    expected = r"trigger_intent: unreachable \(ConnectionError\) after 3 attempts"
+    with pytest.raises(RasaUnavailable, match=expected) as err:
+        client(url, retries=2).trigger_intent(CONVERSATION, "greet")
+    assert err.value.status is None and TOKEN not in str(err.value)
+
+
+def test_a_connect_timeout_is_retried_for_a_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    rasa = client("http://rasa.invalid", retries=1)
+    calls: list[str] = []
+
+    def connect_timeout(method: str, url: str, **kwargs: Any) -> requests.Response:
+        calls.append(method)
+        raise requests.exceptions.ConnectTimeout("connect timed out")
+
+    monkeypatch.setattr(rasa._session(), "request", connect_timeout)
+    with pytest.raises(RasaUnavailable, match=r"unreachable \(ConnectTimeout\) after 2 attempts"):
+        rasa.append_events(CONVERSATION, [{"event": "bot", "text": "x"}])
+    assert calls == ["POST", "POST"]
+
+
+@pytest.fixture
+def hang_up_url() -> Iterator[tuple[str, list[bytes]]]:
+    """A server that reads each request and closes the connection without answering ("Connection aborted")."""
+    received: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                received.append(conn.recv(65536))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", received
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_a_connection_lost_after_sending_a_write_is_not_retried(hang_up_url: tuple[str, list[bytes]]) -> None:
+    url, received = hang_up_url
+    with pytest.raises(RasaUnavailable, match=r"^Rasa trigger_intent: connection lost \(ConnectionError\)$") as err:
+        client(url, retries=2).trigger_intent(CONVERSATION, "greet")
+    assert len(received) == 1 and received[0].startswith(b"POST ")  # Rasa got it once, and only once
+    assert TOKEN not in str(err.value) and CONVERSATION not in str(err.value)
+
+
+def test_a_connection_lost_during_a_get_is_retried(hang_up_url: tuple[str, list[bytes]]) -> None:
+    url, received = hang_up_url
+    with pytest.raises(RasaUnavailable, match=r"get_tracker: connection lost \(ConnectionError\) after 2 attempts"):
+        client(url, retries=1).get_tracker(CONVERSATION)
+    assert len(received) == 2
 
 
 def test_defaults_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,6 +59,7 @@ import numpy as np
 import yaml
 from rapidfuzz import fuzz, process
 
+from bot.catalog.codes import normalise_procedure_code
 from bot.text import expand, fold, nfc
 
 __all__ = [
@@ -70,7 +71,6 @@ __all__ = [
     "SearchIndex",
     "index_from_curated_dir",
     "load_curated_entries",
-    "normalise_procedure_code",
 ]
 
 #: Candidates below this score are not returned (see the module docstring).
@@ -183,11 +183,6 @@ class Candidate:
     name: str
     score: float
     matched: str  # the name or alias that matched best
-
-
-def normalise_procedure_code(code: str) -> str:
-    """Digits of a procedure code: "1.004222" -> "1004222"."""
-    return re.sub(r"\D", "", code)
 
 
 def _by_first_word(phrases: dict[str, tuple[str, ...]]) -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:

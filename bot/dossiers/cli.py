@@ -56,7 +56,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _set_status(args: argparse.Namespace) -> int:
     from bot.dossiers.codes import InvalidDossierCode, normalise_dossier_code
-    from bot.dossiers.render import invalid_code
+    from bot.dossiers.render import invalid_code_text
     from bot.dossiers.status import parse_status
     from bot.dossiers.store import DossierStore
 
@@ -64,7 +64,7 @@ def _set_status(args: argparse.Namespace) -> int:
         code = normalise_dossier_code(args.code)
         status = parse_status(args.status)
     except (InvalidDossierCode, ValueError) as exc:
-        print(invalid_code(exc) if isinstance(exc, InvalidDossierCode) else str(exc), file=sys.stderr)
+        print(invalid_code_text(exc) if isinstance(exc, InvalidDossierCode) else str(exc), file=sys.stderr)
         return 2
     changed = DossierStore(_engine()).set_status(code, int(status), note=args.note)
     print(f"{code}: status {int(status)} ({'changed' if changed else 'unchanged or unknown code'})")

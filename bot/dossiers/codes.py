@@ -46,7 +46,7 @@ _IN_TEXT = re.compile(
 class InvalidDossierCode(ValueError):
     """A dossier code that is not in the national format; ``reason`` says why (English, for logs and audit).
 
-    :func:`bot.dossiers.render.invalid_code` words it for the citizen (format, example, where to find it).
+    :func:`bot.dossiers.render.invalid_code_text` words it for the citizen (format, example, where to find it).
     """
 
     def __init__(self, reason: str) -> None:

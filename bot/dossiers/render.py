@@ -1,7 +1,9 @@
 """Words every dossier result for the citizen: the one renderer of :mod:`bot.dossiers` (no Rasa imports).
 
-The service returns typed results (:mod:`bot.dossiers.service`); this module turns them into text
-or a :class:`~bot.replies.Reply`, with the sentences from ``bot/wording/vi.yml`` (``dossier.*``).
+The service returns typed results (:mod:`bot.dossiers.service`); this module turns them into what
+is said, with the sentences from ``bot/wording/citizen.vi.yml`` (``dossier.*``). Two kinds of function, by
+suffix: ``*_reply`` gives the :class:`~bot.replies.Reply` an action sends as it is (text, buttons);
+``*_text`` gives plain text, for the CLI and for composing replies here.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from bot.dossiers.service import (
     LookupResult,
     NotFound,
     NotMatched,
+    StatusUpdate,
     SubscriptionResult,
     Throttled,
     Unavailable,
+    UpdateIgnored,
+    UpdateResult,
     Verified,
     WrongPhone,
 )
@@ -29,15 +34,17 @@ from bot.replies import Button, Reply, payload
 from bot.wording import text
 
 __all__ = [
-    "ask_phone_digits",
-    "busy",
+    "ask_phone_digits_reply",
+    "busy_reply",
     "format_date",
-    "invalid_code",
+    "invalid_code_reply",
+    "invalid_code_text",
     "lookup_reply",
     "lookup_text",
-    "status_update",
+    "subscription_reply",
     "subscription_text",
-    "verify_before_subscribe",
+    "update_reply",
+    "verify_before_subscribe_reply",
     "view_text",
 ]
 
@@ -52,26 +59,31 @@ def _format_time(value: datetime) -> str:
     return text("dossier.time_at", time=f"{local:%H:%M}", date=f"{local:%d/%m/%Y}")
 
 
-def busy() -> str:
+def busy_reply() -> Reply:
     """The polite "the system is busy, try again later" (any failure the citizen cannot fix)."""
-    return text("common.busy")
+    return Reply(text("common.busy"))
 
 
-def ask_phone_digits() -> str:
+def ask_phone_digits_reply() -> Reply:
     """The one prompt for the 4 last digits of the registered phone (also domain.yml's utter_ask_phone_last4)."""
-    return text("dossier.ask_phone_digits")
+    return Reply(text("dossier.ask_phone_digits"))
 
 
-def verify_before_subscribe() -> str:
+def verify_before_subscribe_reply() -> Reply:
     """Asked to subscribe before any dossier was named or verified in the conversation."""
-    return text("dossier.verify_before_subscribe")
+    return Reply(text("dossier.verify_before_subscribe"))
 
 
-def invalid_code(error: InvalidDossierCode | str) -> str:
+def invalid_code_text(error: InvalidDossierCode | str) -> str:
     """What a dossier code looks like and where to find it; ``error`` is the exception or its ``reason``."""
     reason = error.reason if isinstance(error, InvalidDossierCode) else error
     detail = f" ({text('dossier.invalid_code_impossible_date')})" if reason == IMPOSSIBLE_DATE else ""
     return text("dossier.invalid_code", detail=detail, code_format=CODE_FORMAT, example=CODE_EXAMPLE)
+
+
+def invalid_code_reply(error: InvalidDossierCode | str) -> Reply:
+    """:func:`invalid_code_text` as a reply (a dossier code typed in the form that is not one)."""
+    return Reply(invalid_code_text(error))
 
 
 def view_text(view: DossierView) -> str:
@@ -113,11 +125,11 @@ def lookup_text(result: LookupResult) -> str:
     if isinstance(result, Throttled):
         return text("dossier.throttled", until=_format_time(result.until))
     if isinstance(result, InvalidCode):
-        return invalid_code(result.reason)
+        return invalid_code_text(result.reason)
     if isinstance(result, InvalidPhoneDigits):
-        return ask_phone_digits()
+        return ask_phone_digits_reply().text
     if isinstance(result, Unavailable):
-        return busy()
+        return busy_reply().text
     raise TypeError(f"not a lookup result: {result!r}")
 
 
@@ -135,7 +147,7 @@ def subscription_text(result: SubscriptionResult) -> str:
     """The answer to a subscribe or unsubscribe request."""
     code = result.code
     if result.outcome == "invalid_code":
-        return invalid_code(result.reason or "")
+        return invalid_code_text(result.reason or "")
     if result.outcome == "not_verified":
         return text("dossier.subscribe_not_verified", code=code)
     if result.outcome == "already":
@@ -149,7 +161,17 @@ def subscription_text(result: SubscriptionResult) -> str:
     raise ValueError(f"unknown subscription outcome: {result.outcome!r}")
 
 
-def status_update(code: str, status: int) -> str:
-    """The message pushed to a subscriber when the dossier ``code`` moves to ``status`` (1..10)."""
-    info = status_info(status)
-    return text("dossier.update_pushed", code=code, status=info.label, next_step=info.next_step)
+def subscription_reply(result: SubscriptionResult) -> Reply:
+    """:func:`subscription_text` as a reply."""
+    return Reply(subscription_text(result))
+
+
+def update_reply(result: UpdateResult) -> Reply:
+    """The message pushed to a subscriber when a followed dossier changes status; an empty reply (nothing is
+    sent) when the update is not to be told in this conversation (:class:`~bot.dossiers.service.UpdateIgnored`)."""
+    if isinstance(result, UpdateIgnored):
+        return Reply()
+    if isinstance(result, StatusUpdate):
+        info = status_info(result.status)
+        return Reply(text("dossier.update_pushed", code=result.code, status=info.label, next_step=info.next_step))
+    raise TypeError(f"not an update result: {result!r}")

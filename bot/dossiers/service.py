@@ -24,7 +24,7 @@ from bot.dossiers.source import (
     requester_ref,
     sender_ref,
 )
-from bot.dossiers.status import days_overdue, is_overdue, status_info
+from bot.dossiers.status import DossierStatus, days_overdue, is_overdue, status_info
 from bot.dossiers.store import DossierStore
 from bot.privacy import mask_text
 from bot.settings import settings
@@ -40,14 +40,17 @@ __all__ = [
     "LookupResult",
     "NotFound",
     "NotMatched",
+    "StatusUpdate",
     "SubscriptionResult",
     "Throttled",
     "Unavailable",
+    "UpdateIgnored",
+    "UpdateResult",
     "Verified",
     "WrongPhone",
     "build_lookup",
     "build_source",
-    "normalize_last4",
+    "normalise_phone_last4",
 ]
 
 logger = logging.getLogger(__name__)
@@ -193,7 +196,36 @@ class SubscriptionResult:
         return self.outcome in ("subscribed", "already", "unsubscribed")
 
 
-def normalize_last4(text: str | None) -> str | None:
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A pushed status change that may be told in the conversation: it follows dossier ``code``."""
+
+    code: str
+    status: int
+
+
+@dataclass(frozen=True)
+class UpdateIgnored:
+    """A pushed status change not to be told: ``reason`` is ``malformed`` (the code or the status is not
+    one) or ``not_followed`` (the conversation does not follow the dossier)."""
+
+    reason: str
+
+
+UpdateResult = StatusUpdate | UpdateIgnored
+
+
+def _pushed_status(raw: str | None) -> int | None:
+    """A status number from the watcher's entity: ASCII digits naming a known status, else None."""
+    if raw is None or not (raw.isascii() and raw.isdecimal() and len(raw) <= 2):
+        return None
+    try:
+        return int(DossierStatus(int(raw)))
+    except ValueError:
+        return None
+
+
+def normalise_phone_last4(text: str | None) -> str | None:
     """The 4 verification digits from what the citizen typed: ``"6789"``, ``"67 89"`` or a whole phone number."""
     if not text:
         return None
@@ -347,7 +379,7 @@ class DossierLookup:
             audit("throttled", norm)
             return throttled
 
-        digits = normalize_last4(phone_last4)
+        digits = normalise_phone_last4(phone_last4)
         if digits is None:
             audit("invalid_digits", norm)
             return InvalidPhoneDigits()
@@ -409,6 +441,27 @@ class DossierLookup:
         removed = self.store.unsubscribe(channel, sender_id, norm)
         self.store.audit("unsubscribe", "removed" if removed else "none", now, channel, sender, norm, f"n={removed}")
         return SubscriptionResult("unsubscribed" if removed else "not_subscribed", norm)
+
+    def update_for(self, code: str | None, status: str | None, sender_id: str) -> UpdateResult:
+        """Whether a pushed status change may be told in conversation ``sender_id``, and what it is.
+
+        ``code`` and ``status`` are the entities of the watcher's ``EXTERNAL_dossier_update`` as the
+        action read them (``status``: 1..10 in ASCII digits). Rasa's ``trigger_intent`` can name any
+        conversation, so the update is told only where ``sender_id`` follows the dossier (on any
+        channel). Nothing is audited here: the watcher audits what it sends.
+        """
+        number = _pushed_status(status)
+        try:
+            norm = normalise_dossier_code(code or "")
+        except InvalidDossierCode:
+            norm = None
+        if norm is None or number is None:
+            logger.warning("dossier update ignored: malformed code or status")
+            return UpdateIgnored("malformed")
+        if not any(sub.sender_id == sender_id for sub in self.store.subscriptions(norm)):
+            logger.warning("dossier update ignored: the conversation does not follow this dossier")
+            return UpdateIgnored("not_followed")
+        return StatusUpdate(norm, number)
 
 
 def build_source(store: DossierStore, source: str | None = None) -> DossierSource:

@@ -17,7 +17,7 @@ __all__ = [
     "hash_last4",
     "hash_phone",
     "last4_matches",
-    "normalize_phone",
+    "normalise_phone",
     "phone_last4",
     "requester_ref",
     "sender_ref",
@@ -63,7 +63,7 @@ class DossierSource(Protocol):
         ...
 
 
-def normalize_phone(phone: str) -> str:
+def normalise_phone(phone: str) -> str:
     """National form of a Vietnamese phone number: digits only, ``+84``/``84``/``0084`` -> ``0``."""
     digits = "".join(ch for ch in str(phone) if ch.isdigit())
     if digits.startswith("0084"):
@@ -75,7 +75,7 @@ def normalize_phone(phone: str) -> str:
 
 def phone_last4(phone: str) -> str | None:
     """The last 4 digits of a phone number, or None when it has fewer."""
-    digits = normalize_phone(phone)
+    digits = normalise_phone(phone)
     return digits[-4:] if len(digits) >= 4 else None
 
 
@@ -87,7 +87,7 @@ def _keyed_hex(message: bytes, salt: bytes | None) -> str:
 
 def hash_phone(phone: str, salt: bytes | None = None) -> str:
     """HMAC-SHA256 of the normalised phone number with the server secret (hex)."""
-    return _keyed_hex(normalize_phone(phone).encode("ascii"), salt)
+    return _keyed_hex(normalise_phone(phone).encode("ascii"), salt)
 
 
 def hash_last4(digits: str, salt: bytes | None = None) -> str:

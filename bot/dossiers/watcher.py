@@ -110,13 +110,16 @@ class RasaNotifier:
     """Pushes through Rasa's HTTP API: ``trigger_intent`` with intent ``EXTERNAL_dossier_update``.
 
     The entities ``dossier_code`` and ``status`` (1..10) reach the dialogue; Rasa answers on
-    ``output_channel`` = the channel the citizen used. The token, timeout and retries are
+    ``output_channel`` = the channel the citizen used. The token and timeout are
     :class:`bot.rasa_client.RasaClient`'s; by default one on ``RASA_URL`` / ``RASA_TOKEN`` with
-    ``RASA_NOTIFY_TIMEOUT``.
+    ``RASA_NOTIFY_TIMEOUT`` and no retries: one POST per notice, so no retry holds the watcher's
+    lock or a one-door webhook's answer longer, and a failure is left to the next poll (the
+    subscriber is marked notified only on success). A 429/5xx is never retried, whatever the client:
+    Rasa may answer 500 after the action already sent the notice, and a retry would send it twice.
     """
 
     def __init__(self, client: RasaClient | None = None) -> None:
-        self.client = client or RasaClient(timeout=settings().runtime.notify_timeout)
+        self.client = client or RasaClient(timeout=settings().runtime.notify_timeout, retries=0)
 
     def notify(self, channel: str, sender_id: str, code: str, status: int) -> None:
         """Trigger the update intent in conversation ``sender_id``; :class:`NotifierError` on failure."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.codes import normalise_procedure_code
 from bot.catalog.search import (
     MIN_SCORE,
     Candidate,
@@ -16,7 +17,6 @@ from bot.catalog.search import (
     analyse,
     index_from_curated_dir,
     load_curated_entries,
-    normalise_procedure_code,
 )
 
 CURATED = [

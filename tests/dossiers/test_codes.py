@@ -16,7 +16,7 @@ from bot.dossiers.codes import (
     is_valid_code,
     normalise_dossier_code,
 )
-from bot.dossiers.render import invalid_code
+from bot.dossiers.render import invalid_code_text
 from bot.dossiers.status import (
     CLOSED_STATUSES,
     DossierStatus,
@@ -44,7 +44,7 @@ CANON = "000.00.12.H61-240831-0001"
         "0000012H612408310001",
     ],
 )
-def test_normalize_tolerates_spacing_case_and_missing_separators(typed: str) -> None:
+def test_normalise_tolerates_spacing_case_and_missing_separators(typed: str) -> None:
     assert normalise_dossier_code(typed) == CANON
 
 
@@ -66,10 +66,10 @@ def test_normalize_tolerates_spacing_case_and_missing_separators(typed: str) -> 
         "hồ sơ 000.00.12.H61-240831-0001",  # a sentence is for find_codes
     ],
 )
-def test_normalize_rejects_with_vietnamese_format_and_example(typed: str) -> None:
+def test_normalise_rejects_with_vietnamese_format_and_example(typed: str) -> None:
     with pytest.raises(InvalidDossierCode) as err:
         normalise_dossier_code(typed)
-    msg = invalid_code(err.value)
+    msg = invalid_code_text(err.value)
     assert CODE_FORMAT in msg and CODE_EXAMPLE in msg
     assert msg.startswith("Dạ,") and "anh/chị" in msg
     assert not is_valid_code(typed)
@@ -78,7 +78,7 @@ def test_normalize_rejects_with_vietnamese_format_and_example(typed: str) -> Non
 def test_impossible_date_is_explained() -> None:
     with pytest.raises(InvalidDossierCode) as err:
         normalise_dossier_code("000.00.12.H61-241331-0001")
-    assert "YYMMDD" in invalid_code(err.value)
+    assert "YYMMDD" in invalid_code_text(err.value)
 
 
 def test_find_codes_in_free_sentences() -> None:

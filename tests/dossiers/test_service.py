@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot.dossiers.demo import DEMO_DOSSIERS, seed_demo
-from bot.dossiers.render import invalid_code, lookup_text, subscription_text, view_text
+from bot.dossiers.render import invalid_code_text, lookup_text, subscription_text, update_reply, view_text
 from bot.dossiers.service import (
     DossierLookup,
     InvalidCode,
@@ -21,11 +21,13 @@ from bot.dossiers.service import (
     LockoutPolicy,
     NotFound,
     NotMatched,
+    StatusUpdate,
     Throttled,
     Unavailable,
+    UpdateIgnored,
     Verified,
     WrongPhone,
-    normalize_last4,
+    normalise_phone_last4,
 )
 from bot.dossiers.source import (
     DossierRecord,
@@ -36,6 +38,7 @@ from bot.dossiers.source import (
     sender_ref,
 )
 from bot.dossiers.store import DossierStore
+from tests.fakes import holds_digits
 
 SALT = b"test-salt"
 DEMO = "000.00.00.H99-261120-0001"
@@ -81,7 +84,7 @@ def test_seed_demo_is_idempotent_and_stores_only_hashes(engine: Engine, store: D
     assert record.procedure_code == "1.004222" and record.promised_date == date(2026, 12, 1)
     assert record.phone_hash == hash_phone("0900006789", SALT)
     assert record.last4_hash == hash_last4("6789", SALT) and record.phone_last4 is None
-    assert "6789" not in repr(record)
+    assert not holds_digits(repr(record), "6789")
     with engine.connect() as conn:
         dump = " ".join(str(v) for row in conn.execute(text("SELECT * FROM dossiers")) for v in row)
     assert "0900006789" not in dump
@@ -99,14 +102,14 @@ def test_verified_lookup_shows_only_public_fields(lookup: DossierLookup) -> None
     assert "dữ liệu minh họa" in message
     assert not hasattr(view, "applicant_name") and not hasattr(view, "phone_last4")
     for secret in ("NGUYỄN VĂN DEMO", "Số 1 đường", "000000000001", "6789"):
-        assert secret not in message and secret not in repr(view)
+        assert secret not in message and not holds_digits(repr(view), secret)
 
 
 def test_full_phone_number_is_accepted_as_second_factor(lookup: DossierLookup) -> None:
-    assert normalize_last4("67 89") == "6789"
-    assert normalize_last4("0900 006 789") == "6789"
-    assert normalize_last4("+84900006789") == "6789"
-    assert normalize_last4("678") is None and normalize_last4("") is None
+    assert normalise_phone_last4("67 89") == "6789"
+    assert normalise_phone_last4("0900 006 789") == "6789"
+    assert normalise_phone_last4("+84900006789") == "6789"
+    assert normalise_phone_last4("678") is None and normalise_phone_last4("") is None
     assert isinstance(lookup.status(DEMO, "0900006789", "u", "rest"), Verified)
 
 
@@ -126,7 +129,7 @@ def test_refusal_paths(lookup: DossierLookup) -> None:
     sentence = lookup.status("tra cứu hồ sơ 000.00.00.h99-261120-0001 giúp em", "6789", "s", "rest")
     assert isinstance(sentence, Verified) and sentence.view.code == DEMO
     invalid = lookup.status("000.00.H99-261120", "6789", "u", "rest")
-    assert isinstance(invalid, InvalidCode) and "000.00.12.H61-240831-0001" in invalid_code(invalid.reason)
+    assert isinstance(invalid, InvalidCode) and "000.00.12.H61-240831-0001" in invalid_code_text(invalid.reason)
     digits = lookup.status(DEMO, "67", "u", "rest")
     assert isinstance(digits, InvalidPhoneDigits) and "4 chữ số cuối" in lookup_text(digits)
     not_found = lookup.status(UNKNOWN, "6789", "u", "rest")
@@ -366,6 +369,30 @@ def test_unsubscribe_all(lookup: DossierLookup, store: DossierStore) -> None:
     result = lookup.unsubscribe(None, "telegram", "7")
     assert result.outcome == "unsubscribed" and "các hồ sơ" in subscription_text(result)
     assert store.subscriptions() == []
+
+
+def test_a_pushed_update_is_told_only_where_the_dossier_is_followed(lookup: DossierLookup) -> None:
+    # trigger_intent can name any conversation: the rule is the service's, the wording the renderer's.
+    assert lookup.update_for(DEMO, "9", "42") == UpdateIgnored("not_followed")
+    lookup.status(DEMO, "6789", "42", "telegram")
+    lookup.subscribe(DEMO, "telegram", "42")
+    told = lookup.update_for("000.00.00.h99 261120 0001", "9", "42")
+    assert told == StatusUpdate(DEMO, 9)
+    reply = update_reply(told)
+    assert DEMO in reply.text and "Đã xử lý xong" in reply.text and not reply.buttons
+    assert lookup.update_for(DEMO, "9", "43") == UpdateIgnored("not_followed")
+    assert update_reply(UpdateIgnored("not_followed")).is_empty  # nothing is sent
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [(DEMO, "99"), (DEMO, "0"), (DEMO, "²"), (DEMO, "٩"), (DEMO, "+9"), (DEMO, None), ("xem http://evil.example", "9"),
+     (None, "9")],
+)  # fmt: skip
+def test_a_malformed_pushed_update_is_ignored(lookup: DossierLookup, code: str | None, status: str | None) -> None:
+    lookup.status(DEMO, "6789", "42", "telegram")
+    lookup.subscribe(DEMO, "telegram", "42")
+    assert lookup.update_for(code, status, "42") == UpdateIgnored("malformed")
 
 
 PII = re.compile(r"\d{7,}|6789|2468|1357|4321|0000|1111|NGUYỄN|DEMO|@")

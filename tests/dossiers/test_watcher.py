@@ -27,7 +27,7 @@ from bot.dossiers.watcher import (
     sign_webhook,
 )
 from bot.rasa_client import RasaClient
-from tests.fakes import serve_http
+from tests.fakes import free_port, serve_http
 
 SALT = b"test-salt"
 SECRET = "webhook-secret"
@@ -525,6 +525,26 @@ def test_rasa_notifier_errors(rasa_server: str) -> None:
     assert "token" not in _RasaHandler.requests[0]["path"]
     with pytest.raises(NotifierError, match="unreachable"):
         RasaNotifier(RasaClient("http://127.0.0.1:9", token="", timeout=1, retries=0)).notify("telegram", "1", DEMO, 9)
+
+
+def test_rasa_notifier_makes_one_post_per_notice_by_default() -> None:
+    assert RasaNotifier().client.retries == 0  # as before the client: a failure waits for the next poll
+
+
+def test_rasa_notifier_does_not_retry_a_5xx(rasa_server: str) -> None:
+    # Rasa may answer 503 after the action already sent the notice: a retry would send it twice.
+    _RasaHandler.status = 503
+    notifier = RasaNotifier(RasaClient(rasa_server, token="", timeout=2, retries=2, backoff=0.01))
+    with pytest.raises(NotifierError, match=r"HTTP 503$"):
+        notifier.notify("telegram", "1", DEMO, 9)
+    assert len(_RasaHandler.requests) == 1
+
+
+def test_rasa_notifier_retries_a_refused_connection_when_its_client_allows() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens: the request never left
+    notifier = RasaNotifier(RasaClient(url, token="", timeout=1, retries=1, backoff=0.01))
+    with pytest.raises(NotifierError, match=r"unreachable \(ConnectionError\) after 2 attempts"):
+        notifier.notify("telegram", "1", DEMO, 9)
 
 
 def test_cli_seed_lookup_subscribe_set_status_and_watch_once(
