@@ -1,11 +1,13 @@
 """The project's command line: ``python -m bot GROUP COMMAND …``.
 
-Command groups are discovered, not listed: every ``bot/<package>/cli.py`` that defines
-``register(subparsers)`` adds its group (``bot/catalog/cli.py`` adds ``catalog``). A
-group's ``register`` adds one parser to ``subparsers`` and sets ``func`` on each leaf
-command: ``func(args) -> int`` (the exit code). A group may also define
-``USER_ERRORS``, a tuple of exception classes printed as one line with exit code 2
-instead of a traceback. Keep heavy imports inside the command functions so that
+Two groups are defined here: ``db`` (migrations) and ``config`` (the settings), because
+their packages, ``bot.db`` and ``bot.settings``, are foundation and hold no command line.
+Every other group is discovered, not listed: each ``bot/<package>/cli.py`` that defines
+``register(subparsers)`` adds its groups (``bot/catalog/cli.py`` adds ``catalog``,
+``bot/runtime/cli.py`` adds ``model`` and ``run``). ``register`` adds its parsers to
+``subparsers`` and sets ``func`` on each leaf command: ``func(args) -> int`` (the exit
+code). The module may also define ``USER_ERRORS``, a tuple of exception classes printed
+as one line with exit code 2 instead of a traceback. Keep heavy imports inside the command functions so that
 ``python -m bot --help`` stays fast.
 """
 

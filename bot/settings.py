@@ -1,8 +1,8 @@
 """Every setting of the project, read from environment variables in this one module.
 
 Each variable is declared once, as a field of a frozen section dataclass (core, catalogue,
-help desk, dossiers, one-door connector, channels, runtime): the field's metadata holds the
-variable's name, default, description and secret flag. :data:`VARIABLES` is built from those
+help desk, dossiers, one-door connector, channels, runtime, production profile): the field's
+metadata holds the variable's name, default, description and secret flag. :data:`VARIABLES` is built from those
 fields and is the single source of the loader (:func:`load`), the ``python -m bot config show``
 listing and the README's configuration table (``python -m bot config markdown``).
 
@@ -313,6 +313,31 @@ class RuntimeSettings:
     )
 
 
+@dataclass(frozen=True)
+class ProductionSettings:
+    """The production profile, ``endpoints.prod.yml``: PostgreSQL tracker, Redis locks, RabbitMQ events.
+
+    Rasa reads these itself (``${VAR}`` in the endpoints file) and refuses to start while one is
+    unset, so none has a default; they are declared here so that ``config show``, the README and
+    the start-up check know them. ``make run`` (endpoints.yml, SQLite) uses none of them.
+    """
+
+    action_server_url: str = _var(
+        "ACTION_SERVER_URL", "where Rasa calls the action server, e.g. `http://10.0.0.5:5055/webhook`"
+    )
+    tracker_db_host: str = _var("TRACKER_DB_HOST", "PostgreSQL server of the conversation tracker store")
+    tracker_db_port: int | None = _var("TRACKER_DB_PORT", "port of `TRACKER_DB_HOST` (usually `5432`)", minimum=1)
+    tracker_db_name: str = _var("TRACKER_DB_NAME", "the tracker store's database")
+    tracker_db_user: str = _var("TRACKER_DB_USER", "the tracker store's database user")
+    tracker_db_password: str = _var("TRACKER_DB_PASSWORD", "password of `TRACKER_DB_USER`", secret=True)
+    redis_host: str = _var("REDIS_HOST", "Redis server of the lock store (one replica per conversation at a time)")
+    redis_port: int | None = _var("REDIS_PORT", "port of `REDIS_HOST` (usually `6379`)", minimum=1)
+    redis_db: int | None = _var("REDIS_DB", "the Redis database number for the locks", minimum=0)
+    rabbitmq_host: str = _var("RABBITMQ_HOST", "RabbitMQ server of the event broker (analytics, help-desk console)")
+    rabbitmq_user: str = _var("RABBITMQ_USER", "the event broker's RabbitMQ user")
+    rabbitmq_password: str = _var("RABBITMQ_PASSWORD", "password of `RABBITMQ_USER`", secret=True)
+
+
 # The coming help desk and staff console add their sections here (a dataclass above, a field
 # of Settings below, an entry in SECTIONS): the loader, `config show` and the README follow.
 SECTIONS: dict[str, type] = {
@@ -323,6 +348,7 @@ SECTIONS: dict[str, type] = {
     "onedoor": OneDoorSettings,
     "channels": ChannelSettings,
     "runtime": RuntimeSettings,
+    "production": ProductionSettings,
 }
 
 
@@ -337,6 +363,7 @@ class Settings:
     onedoor: OneDoorSettings
     channels: ChannelSettings
     runtime: RuntimeSettings
+    production: ProductionSettings
     # console: ConsoleSettings — the staff web console's section goes here.
     # Variable name -> "environment" or "default": where each value came from.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -390,6 +417,10 @@ def default(name: str) -> str:
 def _parse(var: Variable, raw: str, var_dir: Path | None) -> Any:
     """Turn the text of ``var`` into its section's type; SettingsError naming the variable when it cannot."""
     kind = var.kind
+    if kind.endswith(" | None"):  # optional: unset is None, a set value is checked as the type before "|"
+        if not raw:
+            return None
+        kind = kind.removesuffix(" | None")
     if kind == "str":
         value: Any = raw
         if var.choices:

@@ -80,8 +80,3 @@ def province_in(text: str | None) -> str | None:
         if pattern.search(folded):
             return code
     return None
-
-
-def province_name(code: str | None) -> str | None:
-    """The official name of a province code ("01" -> "Thành phố Hà Nội")."""
-    return PROVINCES.get(code or "")

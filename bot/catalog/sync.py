@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,14 +289,3 @@ def _rewrite_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp = path.with_suffix(".jsonl.tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def iter_catalog(client: PortalClient, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
-    """Every catalogue row, page by page (no state kept; for ad-hoc use)."""
-    last: str | None = None
-    while True:
-        page, cursor = client.catalog_page(last, page_size)
-        yield from page
-        if not page or not cursor or cursor == last:
-            return
-        last = cursor

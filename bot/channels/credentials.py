@@ -7,15 +7,16 @@ project's credentials.yml, leaving out every channel that references an unset
 (or empty) variable, and keeps the ``${VAR}`` references themselves: no
 secret is ever written to disk.
 
-    python -m bot.channels.credentials [OUTPUT]   # default var/credentials.yml
+    python -m bot.channels.credentials [OUTPUT]   # default var/credentials.yml; --help
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,19 @@ def write_credentials(path: Path | None = None, template: Path = TEMPLATE) -> Pa
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: write the file and say which channels are on."""
-    args = sys.argv[1:] if argv is None else argv
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: write the file and say which channels are on (``--help`` for the arguments)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.channels.credentials",
+        description="Write the Rasa credentials file with only the channels of credentials.yml whose "
+        "variables are set (the ${VAR} references are kept; no secret is written).",
+    )
+    parser.add_argument(
+        "output", nargs="?", type=Path, default=None, help="where to write it (default: BOT_VAR_DIR/credentials.yml)"
+    )
+    args = parser.parse_args(argv)
     validate_or_exit()
-    path = write_credentials(Path(args[0]) if args else None)
+    path = write_credentials(args.output)
     enabled, skipped = active_channels()
     print(f"wrote {path}")
     print("enabled: " + ", ".join(enabled))

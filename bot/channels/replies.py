@@ -19,12 +19,11 @@ from typing import Any
 from bot.replies import Button, Link, Reply
 from bot.wording import text as wording
 
-__all__ = ["TELEGRAM_TEXT_LIMIT", "WIDGET_TEXT_LIMIT", "ZALO_TEXT_LIMIT", "as_plain_text", "from_rasa"]
+__all__ = ["TELEGRAM_TEXT_LIMIT", "ZALO_TEXT_LIMIT", "as_plain_text", "from_rasa"]
 
 TELEGRAM_TEXT_LIMIT = 4096
 # Zalo OA v3 rejects text messages longer than 2000 characters.
 ZALO_TEXT_LIMIT = 2000
-WIDGET_TEXT_LIMIT = 1200
 
 
 def from_rasa(message: Mapping[str, Any]) -> Reply:

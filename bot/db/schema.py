@@ -3,10 +3,13 @@
 There is no alembic.ini: :func:`alembic_config` builds the configuration. Every table of the
 project (catalogue, dossiers, channels…) lives in the one chain; see ``bot/db/migrations/README.md``.
 
-The policy, in one place: whatever touches the database first calls :func:`ensure_schema`,
-which migrates it to the newest revision when it is behind (cheap when it is not: one
-SELECT on ``alembic_version``). Every CLI command, the runner before it starts any process,
-the stores and the tests do so; nothing creates tables any other way.
+The policy, in one place: :func:`ensure_schema` migrates a database to the newest revision
+when it is behind (cheap when it is not: one SELECT on ``alembic_version``); nothing creates
+tables any other way. Its callers: the command groups that open the database (``db``,
+``catalog``, ``dossier``; ``model eval`` for its scratch database), the runner before it starts
+any process, :class:`~bot.channels.store.ChannelStore` on first use, and the tests. The dossier
+and catalogue stores and a standalone ``python -m bot.runtime.action_server`` do not: they
+expect a database that one of those has already migrated.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -195,5 +197,17 @@ def run() -> int:
     return 1 if dead else 0
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bot.runtime.runner``: :func:`run`, which takes no arguments (``--help`` says so)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.runtime.runner",
+        description="Start the action server, Rasa and the dossier watcher on localhost (training the "
+        "model first if needed); Ctrl-C stops them all. The same as `make run` and `python -m bot run`.",
+        epilog="Settings come from environment variables: `python -m bot config show` lists them.",
+    )
+    parser.parse_args(argv)
+    return run()
+
+
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(main())
