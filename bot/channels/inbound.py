@@ -12,7 +12,7 @@ they hand a message to Rasa, so the NLU only ever sees bounded, well-formed text
 - :func:`conversation_id` namespaces a platform's user id by channel
   (``"telegram_ptb:12345"``), so one channel can never write into another's
   conversation; :func:`platform_user_id` takes the prefix off again for sending.
-- :func:`requester_ref` is a keyed hash of who is asking (a client address, a
+- :func:`requester_key` is a keyed hash of who is asking (a client address, a
   verified platform user): the dossier lockout counts failures by it, and a
   client cannot choose it.
 """
@@ -39,7 +39,7 @@ __all__ = [
     "client_address",
     "conversation_id",
     "platform_user_id",
-    "requester_ref",
+    "requester_key",
     "too_long",
     "too_long_reply",
     "valid_sender",
@@ -145,8 +145,12 @@ def platform_user_id(recipient_id: str | int, channel: str) -> str:
     return value[len(prefix) :] if value.startswith(prefix) else value
 
 
-def requester_ref(kind: str, value: str) -> str:
-    """A keyed, non-reversible reference to who is asking (``kind`` "ip", "telegram_ptb", …)."""
+def requester_key(kind: str, value: str) -> str:
+    """A keyed, non-reversible key of who is asking (``kind`` "ip", "telegram_ptb", …): ``"rq:" + 32 hex``.
+
+    The channel puts it in the message metadata as ``requester``; the dossier service hashes it
+    again into its own stored pseudonym (:func:`bot.dossiers.source.requester_ref`).
+    """
     key = settings().core.session_secret.reveal().encode()
     return "rq:" + hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 

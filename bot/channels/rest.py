@@ -30,7 +30,7 @@ from bot.channels.inbound import (
     clean_text,
     client_address,
     conversation_id,
-    requester_ref,
+    requester_key,
     too_long,
     too_long_reply,
     valid_sender,
@@ -90,7 +90,7 @@ class RestInput(InputChannel):
                     collector,
                     conversation_id(CHANNEL_NAME, sender),
                     input_channel=CHANNEL_NAME,
-                    metadata={"requester": requester_ref("ip", address)},
+                    metadata={"requester": requester_key("ip", address)},
                 )
             )
             return response.json([{**m, "recipient_id": sender} for m in collector.messages])

@@ -34,7 +34,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.inbound import clean_text, client_address, conversation_id, requester_ref, too_long, too_long_reply
+from bot.channels.inbound import clean_text, client_address, conversation_id, requester_key, too_long, too_long_reply
 from bot.settings import settings
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class SocketIOInput(RasaSocketIOInput):
             request = environ.get("sanic.request")
             peer = getattr(request, "ip", "") or environ.get("REMOTE_ADDR", "")
             address = client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"))
-            await sio.save_session(sid, {"requester": requester_ref("ip", address)}, namespace=self.namespace)
+            await sio.save_session(sid, {"requester": requester_key("ip", address)}, namespace=self.namespace)
             return True
 
         @sio.on("session_request", namespace=self.namespace)

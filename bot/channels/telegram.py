@@ -33,7 +33,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.channels import mask_user, setting
-from bot.channels.inbound import clean_text, conversation_id, requester_ref, too_long, too_long_reply
+from bot.channels.inbound import clean_text, conversation_id, requester_key, too_long, too_long_reply
 from bot.channels.output import ReplyOutputChannel
 from bot.channels.replies import TELEGRAM_TEXT_LIMIT
 from bot.replies import Reply
@@ -309,7 +309,7 @@ class TelegramInput(InputChannel):
                 metadata={
                     "channel": "telegram",
                     "language": language,
-                    "requester": requester_ref(self.name(), str(chat_id)),
+                    "requester": requester_key(self.name(), str(chat_id)),
                 },
             )
         )

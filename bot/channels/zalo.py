@@ -46,7 +46,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import mask_user, setting
-from bot.channels.inbound import clean_text, conversation_id, requester_ref, too_long, too_long_reply
+from bot.channels.inbound import clean_text, conversation_id, requester_key, too_long, too_long_reply
 from bot.channels.output import ReplyOutputChannel
 from bot.channels.replies import ZALO_TEXT_LIMIT, as_plain_text
 from bot.channels.store import ChannelStore, Lease, TokenState
@@ -449,7 +449,7 @@ class ZaloInput(InputChannel):
                     input_channel=self.name(),
                     message_id=str((event.get("message") or {}).get("msg_id") or "") or None,
                     # The user id comes from Zalo's signed webhook: the client cannot choose it.
-                    metadata={"channel": "zalo", "event": name, "requester": requester_ref(self.name(), user_id)},
+                    metadata={"channel": "zalo", "event": name, "requester": requester_key(self.name(), user_id)},
                 )
             )
         except Exception:

@@ -11,7 +11,7 @@ from bot.channels.inbound import (
     client_address,
     conversation_id,
     platform_user_id,
-    requester_ref,
+    requester_key,
     too_long,
     too_long_reply,
     valid_sender,
@@ -76,10 +76,10 @@ def test_conversation_ids_are_namespaced_by_channel() -> None:
     assert platform_user_id("rest:42", "telegram_ptb") == "rest:42"  # another channel's id is not stripped
 
 
-def test_requester_ref_is_keyed_and_stable() -> None:
-    a = requester_ref("ip", "203.0.113.9")
-    assert a == requester_ref("ip", "203.0.113.9") and a.startswith("rq:")
-    assert a != requester_ref("ip", "203.0.113.10") and a != requester_ref("telegram_ptb", "203.0.113.9")
+def test_requester_key_is_keyed_and_stable() -> None:
+    a = requester_key("ip", "203.0.113.9")
+    assert a == requester_key("ip", "203.0.113.9") and a.startswith("rq:")
+    assert a != requester_key("ip", "203.0.113.10") and a != requester_key("telegram_ptb", "203.0.113.9")
     assert "203.0.113.9" not in a
 
 
