@@ -6,6 +6,13 @@ metadata holds the variable's name, default, description and secret flag. :data:
 fields and is the single source of the loader (:func:`load`), the ``python -m bot config show``
 listing and the README's configuration table (``python -m bot config markdown``).
 
+To add a variable, declare it once in its section class, e.g.
+``max_wait: int = _var("HELPDESK_MAX_WAIT_MINUTES", "meaning", "10", minimum=0)``: the annotation
+(``str``, ``int``, ``float``, ``bool``, ``Path``, ``tuple[str, ...]``, ``GeneratedSecret`` or
+``X | None``) chooses how the value is read, and :class:`Variable` lists the options (``minimum``,
+``choices``, ``doc_default``, ``derive``, ``secret``, ``generated``). Then run
+``python -m bot config markdown --update`` for the README table.
+
 Other modules call :func:`settings` (cached; ``settings.cache_clear()`` after changing the
 environment, as tests do) and never read ``os.environ`` themselves. A malformed value raises
 :class:`SettingsError` naming the variable; the entry points call :func:`validate` first so a

@@ -8,14 +8,11 @@ whole number and of its last 4 digits, the second factor): no digit of it is sto
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -23,37 +20,19 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.types import TypeDecorator
 
 from bot.db import Base
-from bot.db.clock import naive_utc, utcnow
+from bot.db.clock import utcnow
+from bot.db.types import UTCDateTime
 
 __all__ = [
     "AuditRow",
     "DossierRow",
     "StatusHistoryRow",
     "SubscriptionRow",
-    "UTCDateTime",
     "VerificationAttemptRow",
     "WebhookReceiptRow",
 ]
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC in Python, naive UTC in the database."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
-        return naive_utc(value)
-
-    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
 class DossierRow(Base):
