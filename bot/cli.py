@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import os
 import pkgutil
 import sys
@@ -145,6 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
         settings.cache_clear()
+    # Every command (the dossier watcher that `make run` starts included) logs through the
+    # personal-data masking; imported late so that `--help` stays light.
+    from bot.privacy import install_log_masking
+
+    # Warnings and errors only: a command's own output stays readable, and its error stays one line.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()
     try:
         # A wrong variable stops every command here, with one line naming it.
         validate()

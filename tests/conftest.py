@@ -119,6 +119,13 @@ def empty_engine(tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture
+def no_process_wide_masking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that run ``bot.cli.main`` in-process: it installs log masking process-wide, which
+    would then mask the log records every later test looks at."""
+    monkeypatch.setattr("bot.privacy.install_log_masking", lambda *args, **kwargs: None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keep tests away from the developer's var/ database."""

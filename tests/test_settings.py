@@ -23,6 +23,8 @@ from bot.settings import (
     validate,
 )
 
+pytestmark = pytest.mark.usefixtures("no_process_wide_masking")
+
 
 def test_defaults_are_typed() -> None:
     cfg = load({"BOT_VAR_DIR": "/srv/bot"})

@@ -1,17 +1,15 @@
 """``python -m bot dossier …``: the watcher, demo data and an operator's status change.
 
-``bot.cli`` mounts this with :func:`register`; ``python -m bot.dossiers …`` works on its own too.
+``bot.cli`` mounts this with :func:`register` (one entry point: logging, masking and errors are set up there).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import sys
-from collections.abc import Sequence
 
-__all__ = ["main", "register"]
+__all__ = ["register"]
 
 
 def _engine():  # type: ignore[no-untyped-def]
@@ -115,19 +113,3 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     lookup.add_argument("--subscribe", action="store_true", help="subscribe after a verified lookup")
     lookup.set_defaults(func=_lookup)
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the dossier commands standalone: ``python -m bot.dossiers watch --once``."""
-    parser = argparse.ArgumentParser(prog="python -m bot.dossiers")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    register(subparsers)
-    args = parser.parse_args(["dossier", *(argv if argv is not None else sys.argv[1:])])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bot.privacy import install_log_masking
-
-    install_log_masking()
-    from bot.settings import validate_or_exit
-
-    validate_or_exit()
-    return int(args.func(args) or 0)

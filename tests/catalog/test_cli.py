@@ -13,6 +13,8 @@ from bot.db.schema import head_revision
 from bot.settings import PROJECT_ROOT
 from tests.catalog.helpers import PORTAL_MINI, FakePortal, curated_record, write_record
 
+pytestmark = pytest.mark.usefixtures("no_process_wide_masking")
+
 
 def test_groups_are_discovered() -> None:
     parser, _errors = build_parser()

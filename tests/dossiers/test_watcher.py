@@ -547,17 +547,19 @@ def test_rasa_notifier_retries_a_refused_connection_when_its_client_allows() -> 
         notifier.notify("telegram", "1", DEMO, 9)
 
 
+@pytest.mark.usefixtures("no_process_wide_masking")
 def test_cli_seed_lookup_subscribe_set_status_and_watch_once(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch, rasa_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.dossiers.cli import main
+    from bot.cli import main as bot_main
+
+    def main(argv: list[str]) -> int:
+        return bot_main(["dossier", *argv])
 
     # An empty database: the CLI migrates it itself (bot.db.schema.ensure_schema).
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("RASA_URL", rasa_server)
     monkeypatch.setenv("DOSSIER_PHONE_SALT", "cli-salt")
-    # The CLI installs log masking process-wide; keep that out of the other tests.
-    monkeypatch.setattr("bot.privacy.install_log_masking", lambda *args, **kwargs: None)
     assert main(["seed-demo"]) == 0
     assert main(["lookup", DEMO, "6789", "--sender", "77", "--channel", "telegram", "--subscribe"]) == 0
     assert main(["set-status", DEMO, "Đã xử lý xong"]) == 0
