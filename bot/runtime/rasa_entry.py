@@ -19,8 +19,10 @@ def main() -> None:
     import os
 
     from bot.privacy import install_log_masking
-    from bot.settings import PRIVATE_UMASK, settings
+    from bot.settings import PRIVATE_UMASK, settings, validate_or_exit
 
+    # A mistyped variable (REDIS_PORT=redis, …) stops Rasa here with one line naming it.
+    validate_or_exit()
     # The tracker database and the logs this process creates are readable by their owner only.
     os.umask(PRIVATE_UMASK)
     install_log_masking()
