@@ -10,12 +10,12 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install db train run test pytest validate story-test eval lint bench lock clean
+.PHONY: help install db train run test pytest validate story-test eval answer-eval lint bench lock clean
 
 help:
 	@echo "make run    install what is missing, build the database, train if needed, start the bot"
 	@echo "make test   install what is missing and run every test"
-	@echo "make train | eval | lint | bench | clean"
+	@echo "make train | eval | answer-eval | lint | bench | clean"
 
 install:
 	@scripts/bootstrap.sh
@@ -44,6 +44,10 @@ story-test: train
 
 eval: train
 	@$(PY) -m bot model eval
+
+# Report-only for now (not part of `make test`): realistic questions through the model and the actions.
+answer-eval: train
+	@$(PY) -m bot model answer-eval
 
 test: lint validate train pytest story-test eval
 

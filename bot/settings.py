@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -496,6 +497,26 @@ def settings() -> Settings:
 def child_environment() -> dict[str, str]:
     """A copy of this process's environment for a child process (the caller adds or overrides variables)."""
     return dict(os.environ)
+
+
+@contextmanager
+def overridden(**values: str) -> Iterator[Settings]:
+    """Run with some variables set in this process (e.g. ``DATABASE_URL`` of a scratch database).
+
+    Yields the settings as they read then; restores the variables and clears the cache on exit.
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    settings.cache_clear()
+    try:
+        yield settings()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        settings.cache_clear()
 
 
 def validate(cfg: Settings | None = None) -> Settings:

@@ -48,6 +48,15 @@ def snapshot_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def snapshot_codes(snapshot_dir: Path) -> frozenset[str]:
+    """Every procedure code in the portal snapshot's catalogue (skips cleanly without ../shared)."""
+    import json
+
+    with (snapshot_dir / "catalog.jsonl").open(encoding="utf-8") as lines:
+        return frozenset(json.loads(line)["code"] for line in lines if line.strip())
+
+
+@pytest.fixture(scope="session")
 def pages_dir() -> Path:
     """The portal's detail pages as Markdown; skip cleanly without them."""
     if not PAGES_DIR.is_dir():

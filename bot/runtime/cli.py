@@ -45,6 +45,19 @@ def _eval(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _answer_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.runtime.answer_eval import EVAL_SET, evaluate, print_report
+    from bot.runtime.model import ensure_model
+
+    ids = [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else None
+    snapshot = Path(args.snapshot) if args.snapshot else None
+    report = evaluate(ensure_model(), path=Path(args.set) if args.set else EVAL_SET, snapshot=snapshot, ids=ids)
+    print_report(report)
+    return 0  # report-only until the resolver of issue 10 lands
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.runtime.runner import run
 
@@ -62,5 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_parser("validate", help="rasa data validate, failing on unexpected warnings").set_defaults(func=_validate)
     sub.add_parser("story-test", help="run the test stories (rasa test core)").set_defaults(func=_story_test)
     sub.add_parser("eval", help="evaluate NLU on the held-out set; fail below the bar").set_defaults(func=_eval)
+    answer = sub.add_parser(
+        "answer-eval", help="realistic questions through the model and the actions; report only (no gate yet)"
+    )
+    answer.add_argument("--set", help="question set (default: tests/eval/realistic_questions.yml)")
+    answer.add_argument("--snapshot", help="portal snapshot directory (default: ../shared/portal-snapshot)")
+    answer.add_argument("--ids", help="only these question ids (comma-separated)")
+    answer.set_defaults(func=_answer_eval)
     run = subparsers.add_parser("run", help="start the action server and Rasa on localhost")
     run.set_defaults(func=_run)
