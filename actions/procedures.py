@@ -34,6 +34,7 @@ class ActionAnswerProcedure(Action):
             code=first_entity(tracker, "procedure_code"),
             previous_code=tracker.get_slot("procedure_code"),
             case=first_entity(tracker, "case"),
+            message=_typed_text(tracker),
         )
         send(dispatcher, answer.reply)
         offered = "ask_documents" if answer.resolved and intent == "ask_procedure_info" else None
@@ -42,3 +43,9 @@ class ActionAnswerProcedure(Action):
             SlotSet("offered_intent", offered),
             SlotSet("fallback_count", 0.0),
         ]
+
+
+def _typed_text(tracker: Tracker) -> str | None:
+    """What the citizen typed; None for a button's payload ("/ask_documents{...}"), which names its procedure."""
+    typed = tracker.latest_message.get("text")
+    return typed if isinstance(typed, str) and typed.strip() and not typed.lstrip().startswith("/") else None

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.catalog.domain import Fee, Procedure, SubmissionMethod
+from bot.catalog.resolve import Decision, Resolution
 from bot.replies import Button, Reply, human_button, payload
 from bot.settings import settings
+from bot.text import fold, nfc
 from bot.wording import text
 
 QUESTION_INTENTS = (
@@ -71,6 +73,16 @@ class CatalogLike(Protocol):
     def is_ambiguous(self, candidates: Sequence[CandidateLike]) -> bool: ...
 
 
+class ResolvingCatalog(CatalogLike, Protocol):
+    """A catalogue that also ranks a whole message (:meth:`bot.catalog.service.ProcedureCatalog.resolve`)."""
+
+    def resolve(self, text: str | None, mention: str | None = None, province: str | None = None) -> Resolution: ...
+
+
+#: With a procedure from the previous turn, a message names another one only this surely (or by its code).
+SWITCH_SCORE = 70.0
+
+
 # ---------------------------------------------------------------- formatting
 
 
@@ -120,6 +132,17 @@ def citation(proc: Procedure) -> str:
     return text("procedure.citation", code=proc.code, url=url, verified=verified)
 
 
+def _named(proc: Procedure) -> str:
+    """The name as it reads after the sentences' own "thủ tục": "Thủ tục đăng ký kết hôn" -> "đăng ký kết hôn".
+
+    The portal starts many names with "Thủ tục"; the wording already says it ("Dạ, thủ tục {name} …").
+    """
+    words = nfc(proc.name).split(maxsplit=2)
+    if len(words) == 3 and fold(f"{words[0]} {words[1]}").lower() == "thu tuc":
+        return words[2]
+    return " ".join(words)
+
+
 def _with_citation(proc: Procedure, body: str) -> str:
     return f"{body.rstrip()}\n\n{citation(proc)}"
 
@@ -144,9 +167,9 @@ def documents(proc: Procedure, case_index: int | None = None) -> Reply:
     case = proc.cases[index] if index is not None else proc.common_case
     assert case is not None
     if len(proc.cases) > 1:
-        lines = [text("procedure.documents.intro_case", name=proc.name, case=case.name)]
+        lines = [text("procedure.documents.intro_case", name=_named(proc), case=case.name)]
     else:
-        lines = [text("procedure.documents.intro", name=proc.name)]
+        lines = [text("procedure.documents.intro", name=_named(proc))]
     lines += [f"• {_document_line(d.name, d.originals, d.copies, d.e_form, d.note)}" for d in case.documents]
     if not case.documents:
         lines.append(f"• {text('procedure.documents.none_required')}")
@@ -182,8 +205,8 @@ def fees(proc: Procedure) -> Reply:
     if not methods:
         return _unknown_detail(proc, text("procedure.topic.fees"))
     if all(m.is_free or not m.fees for m in methods) and proc.origin == "curated":
-        return Reply(_with_citation(proc, text("procedure.fees.free", name=proc.name)))
-    lines = [text("procedure.fees.intro", name=proc.name)]
+        return Reply(_with_citation(proc, text("procedure.fees.free", name=_named(proc))))
+    lines = [text("procedure.fees.intro", name=_named(proc))]
     # Methods with the same fees share one entry, so a long fee list is not repeated per method.
     groups: dict[tuple[Fee, ...], list[str]] = {}
     for m in methods:
@@ -221,7 +244,7 @@ def processing_time(proc: Procedure) -> Reply:
     """Processing time per submission method, with working days and calendar days told apart."""
     if not proc.methods:
         return _unknown_detail(proc, text("procedure.topic.time"))
-    lines = [text("procedure.time.intro", name=proc.name)]
+    lines = [text("procedure.time.intro", name=_named(proc))]
     lines += [f"• {method_label(m.kind)}: {format_time(m)}" for m in proc.methods]
     if any(m.time_unit == "working_day" for m in proc.methods):
         lines.append(f"\n{text('procedure.time.working_days_note')}")
@@ -233,7 +256,7 @@ def where(proc: Procedure) -> Reply:
     agency = _agency(proc)
     if not agency:
         return _unknown_detail(proc, text("procedure.topic.agency"))
-    lines = [text("procedure.where.agency", name=proc.name, agency=agency)]
+    lines = [text("procedure.where.agency", name=_named(proc), agency=agency)]
     implementing = [a.name for a in proc.implementing if not proc.competent or a.name != proc.competent.name]
     if implementing:
         lines.append(text("procedure.where.implementing", agencies=", ".join(implementing)))
@@ -249,12 +272,12 @@ def how_online(proc: Procedure) -> Reply:
     """How to file online: where, whether fully online (toàn trình), and the steps."""
     online = proc.method("online")
     if not online and proc.online_level == "none":
-        return Reply(_with_citation(proc, text("procedure.online.unsupported", name=proc.name)))
+        return Reply(_with_citation(proc, text("procedure.online.unsupported", name=_named(proc))))
     portals = [text(PORTAL_LABELS[p]) for p in proc.online_portals if p in PORTAL_LABELS] or [
         text("procedure.portal.dichvucong")
     ]
     level = {"full": "procedure.online.level_full", "partial": "procedure.online.level_partial"}.get(proc.online_level)
-    lines = [text("procedure.online.intro", name=proc.name, portals=f" {text('common.or')} ".join(portals))]
+    lines = [text("procedure.online.intro", name=_named(proc), portals=f" {text('common.or')} ".join(portals))]
     if level:
         lines.append(text(level))
     lines += [
@@ -276,15 +299,13 @@ def overview(proc: Procedure) -> Reply:
     """A short summary with documents, fee, time and place in brief, and buttons to go deeper."""
     if not proc.is_detailed:
         return _unknown_detail(proc, text("procedure.topic.overview"))
-    lines = [text("procedure.overview.intro", name=proc.name)]
+    lines = [text("procedure.overview.intro", name=_named(proc))]
     agency = _agency(proc)
     if agency:
         lines.append(f"• {text('procedure.overview.agency', agency=agency)}")
     case = proc.common_case
     if case:
-        lines.append(
-            f"• {text('procedure.overview.documents', count=len(case.documents), case=_short(case.name, 80))}"
-        )
+        lines.append(f"• {text('procedure.overview.documents', count=len(case.documents), case=_short(case.name, 80))}")
     first = proc.method("online") or (proc.methods[0] if proc.methods else None)
     if first:
         method = method_label(first.kind).lower() if first.kind in METHOD_LABELS else ""
@@ -301,7 +322,7 @@ def overview(proc: Procedure) -> Reply:
 
 
 def _unknown_detail(proc: Procedure, topic: str) -> Reply:
-    body = text("procedure.unknown_detail", topic=topic, name=proc.name)
+    body = text("procedure.unknown_detail", topic=topic, name=_named(proc))
     return Reply(_with_citation(proc, body), (human_button(),))
 
 
@@ -356,11 +377,22 @@ class ProcedureAdvisor:
         previous_code: str | None = None,
         case: str | None = None,
         province: str | None = None,
+        message: str | None = None,
     ) -> Answer:
-        """Answer ``intent`` about the procedure named by ``code``, ``mention`` or the previous turn."""
+        """Answer ``intent`` about the procedure named by ``code``, ``mention``, ``message`` or the previous turn.
+
+        ``message`` is the citizen's whole text: it is ranked over the whole catalogue
+        (:mod:`bot.catalog.resolve`) with the NLU's ``mention`` as a strong signal, so a
+        procedure named plainly or by its code is found without an entity.
+        """
         if intent not in ANSWERERS:
             raise ValueError(f"not a procedure question: {intent}")
         proc = None
+        if not code and message and hasattr(self.catalog, "resolve"):
+            found = self._from_message(intent, message, mention, previous_code, province)
+            if isinstance(found, Answer):
+                return found
+            code = found
         if code:
             proc = self.catalog.get(code, province) or self.catalog.get(code)
         elif mention:
@@ -382,3 +414,20 @@ class ProcedureAdvisor:
             index = int(text) if text.isascii() and text.isdecimal() and len(text) <= 3 else None
             return Answer(documents(proc, index), proc.code, resolved=True)
         return Answer(ANSWERERS[intent](proc), proc.code, resolved=True)
+
+    def _from_message(
+        self, intent: str, message: str, mention: str | None, previous_code: str | None, province: str | None
+    ) -> Answer | str | None:
+        """The code the message names, a reply (choices, or nothing found), or None to go on as before."""
+        resolution = self.catalog.resolve(message, mention=mention, province=province)  # type: ignore[attr-defined]
+        best = resolution.best
+        if resolution.decision is Decision.CLEAR and best is not None:
+            # A follow-up ("còn lệ phí thì sao?") keeps its topic unless the message surely names another one.
+            if previous_code and not mention and not resolution.by_code and best.score < SWITCH_SCORE:
+                return None
+            return best.code
+        if resolution.decision is Decision.CLOSE and (mention or resolution.by_code or not previous_code):
+            return Answer(choose_procedure(intent, resolution.candidates), previous_code)
+        if resolution.decision is Decision.NONE and mention:
+            return Answer(unknown_procedure(mention), previous_code)
+        return None

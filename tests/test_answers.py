@@ -77,3 +77,21 @@ def test_reply_is_frozen_and_keeps_tuples() -> None:
     reply = Reply("x", [Button("A", "/a")])  # type: ignore[arg-type]  # lists are accepted and stored as tuples
     assert reply.buttons == (Button("A", "/a"),) and reply.links == ()
     assert hash(reply) == hash(Reply("x", (Button("A", "/a"),)))
+
+
+def test_name_starting_with_thu_tuc_is_said_once() -> None:
+    import unicodedata
+
+    from bot.answers import how_online, overview, where
+
+    for name in (
+        "Thủ tục đăng ký kết hôn",
+        unicodedata.normalize("NFD", "Thủ tục đăng ký kết hôn"),
+        "THỦ TỤC đăng ký kết hôn",
+    ):
+        p = proc(name=name, methods=(SubmissionMethod("direct", 5, fees=()),))
+        for reply in (fees(p), processing_time(p), documents(p), where(p), how_online(p), overview(p)):
+            assert "thủ tục thủ tục" not in unicodedata.normalize("NFC", reply.text).lower(), reply.text
+    free = proc(name="Thủ tục đăng ký kết hôn", methods=(SubmissionMethod("direct", 5, fees=()),))
+    assert "Dạ, thủ tục đăng ký kết hôn không mất phí" in fees(free).text
+    assert "thủ tục Đăng ký tạm trú" in processing_time(proc(name="Đăng ký tạm trú")).text

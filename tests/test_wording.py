@@ -52,6 +52,7 @@ SCRIPT_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*\)""")
 # all of it) or the names of its top-level definitions (constants, functions) that hold them.
 NOT_REPLIES: dict[str, frozenset[str] | None] = {
     "bot/catalog/search.py": None,  # search vocabulary: synonyms, filler words, chat-only phrases
+    "bot/catalog/query.py": None,  # question words, polite particles, chat-only phrases
     "bot/catalog/provinces.py": None,  # province names
     "bot/dossiers/demo.py": None,  # demo records
     "bot/settings.py": None,  # defaults: the hotline and office hours are configuration

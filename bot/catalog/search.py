@@ -60,6 +60,16 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from bot.catalog.codes import normalise_procedure_code
+from bot.catalog.query import (
+    ACCENTED_PARTICLES,
+    CHAT_ONLY,
+    CODE_RE,
+    FILING_PHRASES,
+    FILLER_PHRASES,
+    GREETING_PHRASES,
+    POLITE_PHRASES,
+    QUESTION_PHRASES,
+)
 from bot.text import expand, fold, nfc
 
 __all__ = [
@@ -79,6 +89,10 @@ MIN_SCORE = 45.0
 CURATED_BOOST = 3.0
 #: Default score gap under which the two best procedures count as ambiguous.
 AMBIGUITY_MARGIN = 6.0
+#: Share of a name's score that a match on a case or result name gets (see SearchEntry.context).
+CONTEXT_FACTOR = 0.85
+#: Share of a name's score that a match on a document name gets (see SearchEntry.documents).
+DOCUMENT_FACTOR = 0.7
 
 _CODE_SCORE = 100.0
 # Text scores are scaled into 0.._TEXT_CAP (not clipped, which would erase the
@@ -100,7 +114,7 @@ _SHORTLIST = 200
 _TYPO_MIN_LEN = 4
 _TYPO_CUTOFF = 80.0
 
-_CODE_RE = re.compile(r"(?<![\d.])(\d)[._]?(\d{6})(?![\d])")
+_CODE_RE = CODE_RE
 
 # Short forms whose meaning in a procedure mention differs from bot.text's
 # general chat reading ("đk" is "được" in chat, but "đăng ký" in "đk tạm trú").
@@ -140,28 +154,16 @@ PHRASE_SYNONYMS: dict[str, str] = {
     "xin giay phep": "cap giay phep",
 }
 
-# Conversational filler (folded, after teencode expansion). Dropped from queries
-# and names alike. Words that are also meaningful catalogue words ("thẻ"/"thế",
-# "căn"/"cần", "hồi"/"hỏi") only appear here inside unambiguous phrases.
+# Conversational filler (folded, after teencode expansion), from bot.catalog.query: dropped from
+# queries and names alike.
 _STOP_PHRASES: tuple[str, ...] = (
-    "cho em hoi", "cho minh hoi", "cho toi hoi", "cho chau hoi", "cho hoi", "xin hoi", "muon hoi",
-    "em hoi", "minh hoi", "hoi chut", "hoi ve", "cho em", "cho minh", "cho toi",
-    "lam sao", "lam the nao", "nhu the nao", "the nao", "nhu nao", "ra sao", "the nao",
-    "can nhung giay to gi", "can giay to gi", "can ho so gi", "can chuan bi gi", "can nhung gi", "can gi",
-    "can lam gi", "toi can", "em can", "minh can", "dang can", "can phai",
-    "giay to gi", "ho so gi", "nhung gi", "chuan bi gi", "can nhung", "gom nhung",
-    "bao nhieu tien", "het bao nhieu", "mat bao nhieu", "bao nhieu", "mat bao lau", "bao lau",
-    "le phi", "o dau", "nop o dau", "lam o dau",
-    "duoc khong", "co duoc khong", "phai khong", "khong a",
-    "thu tuc hanh chinh", "thu tuc", "dich vu cong",
-    # How to file is not what to file: the submission method is chosen later in the dialogue.
-    "nop truc tuyen", "lam truc tuyen", "truc tuyen", "qua mang", "tren mang",
-    "xin chao", "chao ban", "chao em", "chao anh", "chao chi", "cam on", "alo", "hello", "ad", "admin",
-    "tam biet", "chuc ngu ngon",
-    # Single words: only those rare in the catalogue or useless there ("lâm"/"làm" is a loss we accept).
-    "a", "ah", "ak", "oi", "nhe", "nhi", "vay", "gi", "em", "minh", "toi", "tui",
-    "muon", "lam", "giup", "nao", "xin", "huong dan", "voi",
+    *POLITE_PHRASES,
+    *QUESTION_PHRASES,
+    *FILING_PHRASES,
+    *FILLER_PHRASES,
+    *GREETING_PHRASES,
 )
+
 
 @dataclass(frozen=True)
 class SearchEntry:
@@ -172,6 +174,11 @@ class SearchEntry:
     name: str
     aliases: tuple[str, ...] = ()
     curated: bool = False  # curated records get a small boost on ties
+    # What else the catalogue says the procedure is about: the portal's case names and result
+    # names (what the citizen obtains), ranked at :data:`CONTEXT_FACTOR` of a name's score, and
+    # document names, ranked at :data:`DOCUMENT_FACTOR` (a document is what one brings, not what one asks for).
+    context: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,17 +207,8 @@ _SYNONYMS = _by_first_word({k: tuple(v.split()) for k, v in PHRASE_SYNONYMS.item
 _STOPS = _by_first_word({k: () for k in _STOP_PHRASES})
 _RAW_WORD_RE = re.compile(r"\w+", re.UNICODE)
 
-# Particles that are filler only as typed with their marks: "thì" is filler, but
-# "thi" may be the exam in "thi bằng lái"; "dạ" is politeness, "đa" is not.
-_ACCENTED_FILLER: frozenset[str] = frozenset(
-    {"thì", "mà", "ạ", "à", "ơi", "nhé", "nhá", "vậy", "ừ", "dạ", "nhỉ", "hả", "hử", "nhen"}
-)
-
-# Whole messages that are chat, not a procedure ("vâng ạ" would otherwise find "tạm vắng").
-_CHAT_ONLY: frozenset[str] = frozenset(
-    {"vang", "vang a", "da", "da vang", "ok", "oke", "okay", "uh", "um", "u", "co", "khong", "roi", "duoc",
-     "dung roi", "sai roi", "tam biet", "chuc ngu ngon", "bye", "hi", "chao", "test"}
-)
+_ACCENTED_FILLER = ACCENTED_PARTICLES
+_CHAT_ONLY = CHAT_ONLY
 
 
 def _replace_phrases(
@@ -300,22 +298,28 @@ class SearchIndex:
         str_entry: list[int] = []
         str_text: list[str] = []
         str_tokens: list[tuple[str, ...]] = []
+        str_factor: list[float] = []
         by_code: dict[str, list[int]] = {}
         for ei, entry in enumerate(self._entries):
             by_code.setdefault(normalise_procedure_code(entry.code), []).append(ei)
             seen: set[tuple[str, ...]] = set()
-            for text in (entry.name, *entry.aliases):
-                toks = tuple(analyse(text, keep_filler_only=True))
+            texts = [(t, 1.0) for t in (entry.name, *entry.aliases)]
+            texts += [(t, CONTEXT_FACTOR) for t in entry.context]
+            texts += [(t, DOCUMENT_FACTOR) for t in entry.documents]
+            for text, factor in texts:
+                toks = tuple(analyse(text, keep_filler_only=factor == 1.0))
                 if not toks or toks in seen:
                     continue
                 seen.add(toks)
                 str_entry.append(ei)
                 str_text.append(text)
                 str_tokens.append(toks)
+                str_factor.append(factor)
         self._by_code = by_code
         self._str_entry = np.asarray(str_entry, dtype=np.int32)
         self._str_text = str_text
         self._str_joined = [" ".join(t) for t in str_tokens]
+        self._str_factor = np.asarray(str_factor, dtype=np.float64)
 
         # Document frequency over entries (not strings): an alias repeating the
         # name must not make its words look common.
@@ -338,9 +342,7 @@ class SearchIndex:
         self._oov_weight = math.log(1.0 + n / 40.0) if self._entries else 1.0
         # Matched weight below this (about one word found in 1 % of entries) scales the score down.
         self._min_evidence = math.log(1.0 + n / 60.0) if self._entries else 1.0
-        self._str_weight = np.asarray(
-            [sum(self._idf[t] for t in set(toks)) for toks in str_tokens], dtype=np.float64
-        )
+        self._str_weight = np.asarray([sum(self._idf[t] for t in set(toks)) for toks in str_tokens], dtype=np.float64)
         self._entry_curated = np.asarray([e.curated for e in self._entries], dtype=bool)
         self._entry_province = [e.province for e in self._entries]
 
@@ -454,10 +456,9 @@ class SearchIndex:
             top = np.argpartition(-word_score, _SHORTLIST)[:_SHORTLIST]
             hits, word_score = hits[top], word_score[top]
         query_str = " ".join(tokens)
-        fz = process.cdist(
-            [query_str], [self._str_joined[i] for i in hits], scorer=_FUZZ_SCORER, dtype=np.float32
-        )[0]
+        fz = process.cdist([query_str], [self._str_joined[i] for i in hits], scorer=_FUZZ_SCORER, dtype=np.float32)[0]
         final = ((1.0 - _FUZZ_SHARE) * word_score * 100.0 + _FUZZ_SHARE * fz) * (_TEXT_CAP / 100.0)
+        final = final * self._str_factor[hits]
         entries = self._str_entry[hits]
         final = final + np.where(self._entry_curated[entries], CURATED_BOOST, 0.0)
 

@@ -15,13 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.catalog.domain import CatalogEntry, Procedure
-from bot.catalog.models import NATIONAL, ProcedureRow
+from bot.catalog.models import NATIONAL, CaseRow, DocumentRow, ProcedureRow
 from bot.catalog.provinces import PROVINCES, province_in
 from bot.catalog.store import to_domain
 from bot.db import engine_for, session_factory
 from bot.settings import settings
 
 if TYPE_CHECKING:
+    from bot.catalog.resolve import Resolution
     from bot.catalog.search import Candidate, SearchIndex
 
 
@@ -105,16 +106,50 @@ class ProcedureCatalog:
             for r in session.execute(select(*cols).order_by(ProcedureRow.code, ProcedureRow.province)):
                 yield CatalogEntry(r.code, r.province or None, r.name, tuple(r.aliases or ()), r.origin, r.detail_level)
 
+    def search_context(self) -> dict[tuple[str, str | None], tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(code, province) -> (case and result names, document names) of every detailed procedure.
+
+        What the index reads besides names and aliases (which hold the portal's service groups
+        and keywords). Case names that only head a list ("* Giấy tờ phải nộp:") are left out.
+        """
+        context: dict[int, list[str]] = {}
+        documents: dict[int, list[str]] = {}
+        with self._session() as session:
+            keys = {
+                r.id: (r.code, r.province or None)
+                for r in session.execute(select(ProcedureRow.id, ProcedureRow.code, ProcedureRow.province))
+            }
+            for r in session.execute(select(ProcedureRow.id, ProcedureRow.results)):
+                context.setdefault(r.id, []).extend(str(x) for x in r.results or () if x)
+            for r in session.execute(select(CaseRow.procedure_id, CaseRow.name).order_by(CaseRow.position)):
+                if r.name and not r.name.rstrip().endswith(":"):
+                    context.setdefault(r.procedure_id, []).append(r.name)
+            rows = session.execute(
+                select(CaseRow.procedure_id, DocumentRow.name).join(DocumentRow, DocumentRow.case_id == CaseRow.id)
+            )
+            for r in rows:
+                if r.name:
+                    documents.setdefault(r.procedure_id, []).append(r.name)
+        return {
+            key: (tuple(dict.fromkeys(context.get(pid, ()))), tuple(dict.fromkeys(documents.get(pid, ()))))
+            for pid, key in keys.items()
+            if pid in context or pid in documents
+        }
+
     def search_index(self) -> SearchIndex:
         """The :class:`bot.catalog.search.SearchIndex`, built on first use and then cached."""
         with self._lock:
             if self._index is None:
                 from bot.catalog.search import SearchEntry, SearchIndex  # lazy: the index is only needed by find()
 
-                self._index = SearchIndex(
-                    SearchEntry(e.code, e.province, e.name, e.aliases, curated=e.origin == "curated")
-                    for e in self.all_search_entries()
-                )
+                extra = self.search_context()
+                entries = []
+                for e in self.all_search_entries():
+                    context, documents = extra.get((e.code, e.province), ((), ()))
+                    entries.append(
+                        SearchEntry(e.code, e.province, e.name, e.aliases, e.origin == "curated", context, documents)
+                    )
+                self._index = SearchIndex(entries)
             return self._index
 
     def find(self, text: str, limit: int = 5, province: str | None = None) -> list[Candidate]:
@@ -124,6 +159,13 @@ class ProcedureCatalog:
         """
         wanted = None if province is None else (resolve_province(province) or province)
         return list(self.search_index().find(text, limit=limit, province=wanted))
+
+    def resolve(self, text: str | None, mention: str | None = None, province: str | None = None) -> Resolution:
+        """Which procedure a message is about: a decision and ranked candidates (:mod:`bot.catalog.resolve`)."""
+        from bot.catalog.resolve import resolve
+
+        wanted = None if province is None else (resolve_province(province) or province)
+        return resolve(self.search_index(), text, mention=mention, province=wanted)
 
     def is_ambiguous(self, candidates: list[Candidate]) -> bool:
         """True when the top candidates are too close in score to pick one without asking."""

@@ -287,3 +287,30 @@ def test_malformed_push_says_nothing(code: Any, status: Any) -> None:
     ents = [{"entity": "dossier_code", "value": code}, {"entity": "status", "value": status}]
     messages, _ = run(ActionNotifyDossierUpdate(), tracker("", "EXTERNAL_dossier_update", ents))
     assert messages == []
+
+
+def test_a_procedure_named_plainly_without_an_entity_is_answered() -> None:
+    messages, events = run(
+        ActionAnswerProcedure(), tracker("cho em hỏi thủ tục đăng ký kết hôn cần giấy tờ gì ạ", "ask_documents")
+    )
+    text = text_of(messages)
+    assert "1.000894" in text and CITATION.search(text), text
+    assert slot(events, "procedure_code") == "1.000894"
+
+
+def test_a_code_typed_in_the_text_is_answered() -> None:
+    messages, events = run(ActionAnswerProcedure(), tracker("thủ tục 1.004222 cần giấy tờ gì", "ask_documents"))
+    assert "1.004222" in text_of(messages) and slot(events, "procedure_code") == "1.004222"
+
+
+def test_an_unknown_topic_without_an_entity_still_asks_which() -> None:
+    messages, events = run(ActionAnswerProcedure(), tracker("mua vé máy bay cần giấy tờ gì", "ask_documents"))
+    assert "thủ tục nào" in text_of(messages)
+    assert slot(events, "procedure_code") is None
+
+
+def test_name_starting_with_thu_tuc_is_not_repeated() -> None:
+    messages, _ = run(ActionAnswerProcedure(), tracker("đăng ký kết hôn mất bao lâu", "ask_processing_time"))
+    text = text_of(messages)
+    assert "1.000894" in text and "thủ tục đăng ký kết hôn" in text
+    assert "thủ tục Thủ tục" not in text and "Thủ tục Thủ tục" not in text

@@ -1,0 +1,137 @@
+"""Which procedure a message is about: ranked candidates and a decision.
+
+:func:`resolve` ranks the whole catalogue (:class:`bot.catalog.search.SearchIndex`: names,
+aliases and the portal's service groups, case, result and document names) against the
+citizen's message, after the question words and polite particles of
+:mod:`bot.catalog.query` are dropped, and decides:
+
+* :attr:`Decision.CLEAR`: one procedure: a code typed in the message, or a text match
+  scoring at least :data:`CLEAR_SCORE` and :data:`CLEAR_MARGIN` above the next procedure;
+* :attr:`Decision.CLOSE`: at most :data:`MAX_CHOICES` procedures to offer as buttons;
+* :attr:`Decision.NONE`: nothing relevant (below :data:`RELEVANT_SCORE`): never a random procedure.
+
+The NLU's procedure entity, when there is one, is a strong signal: its own candidates rank
+first, as they did before the whole message was read; candidates that both the entity and
+the message find get :data:`AGREEMENT_BONUS`; candidates only the message finds count at
+:data:`TEXT_ONLY_FACTOR` of their score. Thresholds were chosen on the question set of
+``bench/resolve_bench.py`` (plain-named questions, not the NLU training data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from bot.catalog.query import codes_in
+from bot.catalog.search import AMBIGUITY_MARGIN, MIN_SCORE, Candidate, SearchIndex
+
+__all__ = [
+    "AGREEMENT_BONUS",
+    "CLEAR_MARGIN",
+    "CLEAR_SCORE",
+    "CLOSE_WINDOW",
+    "MAX_CHOICES",
+    "RELEVANT_SCORE",
+    "TEXT_ONLY_FACTOR",
+    "Decision",
+    "Resolution",
+    "resolve",
+]
+
+#: A free-text match (no NLU entity) below this is not about a procedure: near-topic chat
+#: ("bạn tên gì" -> "đổi tên") reaches the high 40s on the full catalogue.
+RELEVANT_SCORE = 50.0
+#: A free-text winner needs at least this score ...
+CLEAR_SCORE = 60.0
+#: ... and this lead over the next different procedure.
+CLEAR_MARGIN = AMBIGUITY_MARGIN
+#: Close candidates: those within this many points of the best.
+CLOSE_WINDOW = 12.0
+#: Buttons offered at most.
+MAX_CHOICES = 4
+#: Points for a candidate that both the NLU entity and the whole message find.
+AGREEMENT_BONUS = 3.0
+#: With an NLU entity, a candidate that only the whole message finds counts at this share of its score.
+TEXT_ONLY_FACTOR = 0.9
+
+_CODE_SCORE = 100.0
+_POOL = 12  # candidates read from the index before deciding
+
+
+class Decision(str, Enum):
+    CLEAR = "clear"
+    CLOSE = "close"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The decision and the candidates behind it, best first (CLOSE: the choices to offer)."""
+
+    decision: Decision
+    candidates: tuple[Candidate, ...] = ()
+    by_code: bool = False  # True when a code typed in the message decided
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+def _distinct(candidates: list[Candidate]) -> list[Candidate]:
+    """The best candidate of each code (national and provincial variants of one code are one choice)."""
+    seen: set[str] = set()
+    out = []
+    for c in candidates:
+        if c.code not in seen:
+            seen.add(c.code)
+            out.append(c)
+    return out
+
+
+def _combine(entity: list[Candidate], message: list[Candidate]) -> list[Candidate]:
+    text_scores = {(c.code, c.province): c.score for c in message}
+    entity_keys = {(c.code, c.province) for c in entity}
+    bonus = {key: AGREEMENT_BONUS for key in text_scores}
+    merged = [
+        Candidate(c.code, c.province, c.name, c.score + bonus.get((c.code, c.province), 0.0), c.matched) for c in entity
+    ]
+    merged += [
+        Candidate(c.code, c.province, c.name, round(c.score * TEXT_ONLY_FACTOR, 2), c.matched)
+        for c in message
+        if (c.code, c.province) not in entity_keys
+    ]
+    merged.sort(key=lambda c: -c.score)
+    return merged
+
+
+def resolve(
+    index: SearchIndex, text: str | None, *, mention: str | None = None, province: str | None = None
+) -> Resolution:
+    """Rank the catalogue for a message (and the NLU's procedure ``mention``, if any) and decide."""
+    text = text or ""
+    typed = codes_in(text) or codes_in(mention or "")
+    if typed:
+        hits = [c for c in index.find(" ".join(typed), limit=_POOL, province=province) if c.score >= _CODE_SCORE]
+        choices = _distinct(hits)
+        if len(choices) == 1:
+            return Resolution(Decision.CLEAR, tuple(hits), by_code=True)
+        if choices:
+            return Resolution(Decision.CLOSE, tuple(choices[:MAX_CHOICES]), by_code=True)
+    message = index.find(text, limit=_POOL, province=province) if text.strip() else []
+    if mention and mention.strip():
+        entity = index.find(mention, limit=_POOL, province=province)
+        ranked = _combine(entity, message) if entity else []
+        floor = MIN_SCORE if entity else RELEVANT_SCORE
+        clear_at = MIN_SCORE if entity else CLEAR_SCORE
+    else:
+        ranked, floor, clear_at = message, RELEVANT_SCORE, CLEAR_SCORE
+    ranked = [c for c in ranked if c.score >= floor]
+    if not ranked:
+        return Resolution(Decision.NONE)
+    choices = _distinct(ranked)
+    best = choices[0]
+    runner_up = choices[1].score if len(choices) > 1 else None
+    if best.score >= clear_at and (runner_up is None or best.score - runner_up >= CLEAR_MARGIN):
+        return Resolution(Decision.CLEAR, tuple(c for c in ranked if c.code == best.code) + tuple(choices[1:]))
+    close = [c for c in choices if best.score - c.score <= CLOSE_WINDOW]
+    return Resolution(Decision.CLOSE, tuple(close[:MAX_CHOICES]))

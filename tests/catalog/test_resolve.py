@@ -1,0 +1,164 @@
+"""Resolving the procedure from a whole message: codes, plain names, question words, unknown topics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.catalog.importer import import_portal
+from bot.catalog.query import codes_in, without_codes
+from bot.catalog.resolve import MAX_CHOICES, Decision, resolve
+from bot.catalog.search import SearchEntry, SearchIndex, analyse
+from bot.catalog.service import ProcedureCatalog
+from tests.catalog.helpers import PORTAL_MINI
+
+ENTRIES = [
+    SearchEntry("1.000894", None, "Thủ tục đăng ký kết hôn", ("kết hôn",), curated=True),
+    SearchEntry("1.004884", None, "Thủ tục đăng ký lại khai sinh"),
+    SearchEntry("1.001193", None, "Thủ tục đăng ký khai sinh", ("giấy khai sinh",), curated=True),
+    SearchEntry("2.001955", None, "Đăng ký nội quy lao động của doanh nghiệp", ("Quản lý lao động",)),
+    SearchEntry("1.014199", None, "Cấp giấy phép lao động đối với người lao động nước ngoài làm việc tại Việt Nam"),
+    SearchEntry("1.014200", None, "Cấp lại giấy phép lao động đối với người lao động nước ngoài làm việc tại Việt Nam"),
+    SearchEntry("1.014201", None, "Gia hạn giấy phép lao động đối với người lao động nước ngoài làm việc tại Việt Nam"),
+    SearchEntry("1.010028", None, "Xóa đăng ký tạm trú"),
+    SearchEntry("1.003197", None, "Xóa đăng ký thường trú"),
+    SearchEntry("3.000333", None, "Cấp Phiếu Lý lịch tư pháp cho công dân Việt Nam"),
+    # Only its result and a case name say what it gives: the index reads them too.
+    SearchEntry("9.000010", None, "Thủ tục hành chính thử nghiệm số 10", context=("Giấy chứng nhận nuôi ong mật",)),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> SearchIndex:
+    return SearchIndex(ENTRIES)
+
+
+def test_codes_anywhere_in_the_message() -> None:
+    assert codes_in("thủ tục 1.004884 cần giấy tờ gì") == ["1004884"]
+    assert codes_in("2.001955 và 3.000333, lại 2.001955") == ["2001955", "3000333"]
+    assert codes_in("hồ sơ 000.00.00.H99-261120-0001") == [] and codes_in("") == []
+    assert "1.004884" not in without_codes("mã 1.004884 ạ")
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("thủ tục 1.004884 cần giấy tờ gì", "1.004884"),
+        ("2.001955", "2.001955"),
+        ("cho em hỏi mã 3000333 nộp ở đâu ạ", "3.000333"),
+        ("đăng ký kết hôn 1.004884", "1.004884"),  # the code wins over the words
+    ],
+)
+def test_a_typed_code_resolves_directly(index: SearchIndex, message: str, code: str) -> None:
+    r = resolve(index, message)
+    assert (r.decision, r.best.code, r.by_code) == (Decision.CLEAR, code, True)
+
+
+def test_several_codes_are_choices(index: SearchIndex) -> None:
+    r = resolve(index, "1.004884 hay 1.000894")
+    assert r.decision is Decision.CLOSE and {c.code for c in r.candidates} == {"1.004884", "1.000894"}
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("đăng ký nội quy lao động cần hồ sơ gì", "2.001955"),
+        ("thủ tục đăng ký nội quy lao động", "2.001955"),
+        ("cap lai giay phep lao dong cho nguoi nuoc ngoai o dau", "1.014200"),
+        ("cho em hỏi đăng ký lại khai sinh thế nào ạ", "1.004884"),
+        ("xin giấy chứng nhận nuôi ong mật ở đâu", "9.000010"),  # found by its result name
+    ],
+)
+def test_plain_names_resolve_without_an_entity(index: SearchIndex, message: str, code: str) -> None:
+    r = resolve(index, message)
+    assert r.decision is Decision.CLEAR, r
+    assert r.best.code == code
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "cho em hỏi đăng ký kết hôn cần giấy tờ gì ạ",
+        "đăng ký kết hôn ở đâu",
+        "dang ky ket hon bao lau",
+        "đăng ký kết hôn như thế nào vậy",
+        "đăng ký kết hôn hết bao nhiêu tiền",
+    ],
+)
+def test_question_words_and_particles_are_stripped(index: SearchIndex, message: str) -> None:
+    assert analyse(message) == ["dang", "ky", "ket", "hon"]
+    assert resolve(index, message).best.code == "1.000894"
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["mua vé máy bay", "hôm nay trời có mưa không", "cần giấy tờ gì", "ở đâu vậy ạ", "cảm ơn nhé", "", "   "],
+)
+def test_unknown_topic_returns_nothing(index: SearchIndex, message: str) -> None:
+    r = resolve(index, message)
+    assert r.decision is Decision.NONE and r.candidates == () and r.best is None
+
+
+def test_first_issue_and_reissue_are_offered_as_choices(index: SearchIndex) -> None:
+    # "cấp" or "cấp lại"? Item 2 of issue 10 (variants) will choose; for now both are offered, the first issue first.
+    r = resolve(index, "cấp giấy phép lao động cho người nước ngoài cần gì")
+    assert r.best.code == "1.014199"
+    assert r.decision is Decision.CLEAR or "1.014200" in {c.code for c in r.candidates}
+
+
+def test_close_scores_give_at_most_four_choices(index: SearchIndex) -> None:
+    r = resolve(index, "xóa đăng ký")
+    assert r.decision is Decision.CLOSE
+    assert 2 <= len(r.candidates) <= MAX_CHOICES
+    assert {"1.010028", "1.003197"} <= {c.code for c in r.candidates}
+
+
+def test_the_nlu_entity_stays_strong(index: SearchIndex) -> None:
+    # The entity names the procedure; the rest of the message does not drown it.
+    r = resolve(index, "em muốn hỏi về kết hôn, giấy phép lao động thì sao", mention="kết hôn")
+    assert (r.decision, r.best.code) == (Decision.CLEAR, "1.000894")
+    # An entity the catalogue does not know is nothing, not a random procedure.
+    assert resolve(index, "mua vé máy bay cần gì", mention="mua vé máy bay").decision is Decision.NONE
+
+
+def test_catalog_resolves_imported_procedures(engine: Engine) -> None:
+    import_portal(PORTAL_MINI, engine, progress=False)
+    catalog = ProcedureCatalog(engine)
+    r = catalog.resolve("hỗ trợ kinh phí thử nghiệm cho hộ gia đình cần gì ạ")
+    assert (r.decision, r.best.code) == (Decision.CLEAR, "9.000002")
+    assert catalog.resolve("thủ tục 9.000003 làm ở đâu").best.code == "9.000003"
+    assert catalog.resolve("mua vé máy bay").decision is Decision.NONE
+    # Case and document names of detailed records are in the index.
+    context = catalog.search_context()
+    assert context and all(isinstance(c, tuple) and isinstance(d, tuple) for c, d in context.values())
+
+
+# -- the real catalogue (skips without ../shared) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def portal_index(snapshot_dir: Path) -> SearchIndex:
+    rows = [json.loads(line) for line in (snapshot_dir / "catalog.jsonl").read_text(encoding="utf-8").splitlines()]
+    return SearchIndex(SearchEntry(r["code"], None, r["name"]) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("cấp giấy phép lao động cho người nước ngoài cần gì", "1.014199"),
+        ("đăng ký nội quy lao động cần hồ sơ gì", "2.001955"),
+        ("thủ tục 1.004884 cần giấy tờ gì", "1.004884"),
+    ],
+)
+def test_real_catalogue_plain_questions(portal_index: SearchIndex, message: str, code: str) -> None:
+    r = resolve(portal_index, message)
+    assert r.best is not None and r.best.code == code
+    assert r.decision is Decision.CLEAR or (r.decision is Decision.CLOSE and len(r.candidates) <= MAX_CHOICES)
+
+
+@pytest.mark.parametrize("message", ["mua vé máy bay", "bạn tên gì", "thời tiết hôm nay"])
+def test_real_catalogue_unknown_topics(portal_index: SearchIndex, message: str) -> None:
+    assert resolve(portal_index, message).decision is Decision.NONE
