@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.catalog.domain import Fee, Procedure, SubmissionMethod
-from bot.catalog.resolve import Decision, Resolution
-from bot.replies import Button, Reply, human_button, payload
+from bot.catalog.domain import Case, Fee, Procedure, SubmissionMethod
+from bot.catalog.resolve import Decision, Resolution, topic_words
+from bot.db.clock import to_vn
+from bot.replies import Button, Link, Reply, human_button, payload
 from bot.settings import settings
 from bot.text import fold, nfc
 from bot.wording import text
@@ -29,6 +30,8 @@ QUESTION_INTENTS = (
     "ask_procedure_info",
 )
 MAX_CHOICE_BUTTONS = 4
+#: List marks the portal leaves at the start of document and section names ("- Tờ khai", "* Giấy tờ phải nộp:").
+BULLETS = "-+*•–· "
 PORTAL_HOME = "https://dichvucong.gov.vn"
 
 # Wording keys per catalogue value (literal keys, so tests/test_wording.py sees them used).
@@ -125,9 +128,27 @@ def format_fee(fee: Fee) -> str:
     return text("procedure.fee.with_basis", fee=described, basis=fee.legal_basis)
 
 
+def source_url(proc: Procedure) -> str:
+    """The procedure's own page: the record's link, else the portal's page for its code."""
+    return proc.source_url or settings().catalog.portal_procedure_url.format(code=proc.code)
+
+
 def citation(proc: Procedure) -> str:
-    """The trust line that ends every answer about a procedure."""
-    url = proc.source_url or settings().catalog.portal_procedure_url.format(code=proc.code)
+    """The trust line that ends every answer about a procedure.
+
+    A curated record gives the date we verified it; an imported one says it is the portal's
+    record and gives the portal's update date (a detail record's ``updatedAt``), or, for a
+    catalogue-only row, the date the import last changed it.
+    """
+    url = source_url(proc)
+    if proc.origin != "curated":
+        if proc.verified_on:
+            updated = proc.verified_on.strftime("%d/%m/%Y")
+        elif proc.updated_at:
+            updated = to_vn(proc.updated_at).strftime("%d/%m/%Y")
+        else:
+            updated = text("procedure.not_verified")
+        return text("procedure.citation_portal", code=proc.code, url=url, updated=updated)
     verified = proc.verified_on.strftime("%d/%m/%Y") if proc.verified_on else text("procedure.not_verified")
     return text("procedure.citation", code=proc.code, url=url, verified=verified)
 
@@ -150,7 +171,8 @@ def _with_citation(proc: Procedure, body: str) -> str:
 def _agency(proc: Procedure) -> str | None:
     agency = proc.competent or (proc.implementing[0] if proc.implementing else None)
     if agency is None:
-        return None
+        # A portal record without agencies may still name the departments that carry it out.
+        return ", ".join(proc.departments) or None
     level = text(LEVEL_LABELS[agency.level]) if agency.level in LEVEL_LABELS else None
     name = agency.name
     return name if not level or level.split()[-1] in name.lower() else f"{name} ({level})"
@@ -159,22 +181,40 @@ def _agency(proc: Procedure) -> str | None:
 # ---------------------------------------------------------------- answers
 
 
+def _is_section(case: Case) -> bool:
+    """A portal "case" that only heads part of one dossier ("* Giấy tờ phải nộp:"), not a situation."""
+    return case.name.rstrip().endswith(":")
+
+
+def _section_title(case: Case) -> str:
+    return case.name.strip().lstrip(BULLETS).strip()
+
+
 def documents(proc: Procedure, case_index: int | None = None) -> Reply:
-    """The documents to prepare, for one situation; other situations offered as buttons."""
+    """The documents to prepare, for one situation; other situations offered as buttons.
+
+    The portal splits some dossiers into parts that it lists as cases ("* Giấy tờ phải xuất
+    trình:", "* Giấy tờ phải nộp:"): those parts are shown together, each under its title.
+    """
     if not proc.cases:
         return _unknown_detail(proc, text("procedure.topic.documents"))
     index = case_index if case_index is not None and 0 <= case_index < len(proc.cases) else None
     case = proc.cases[index] if index is not None else proc.common_case
     assert case is not None
-    if len(proc.cases) > 1:
+    shown = [c for c in proc.cases if _is_section(c)] if _is_section(case) else [case]
+    situations = [c for c in proc.cases if not _is_section(c)]
+    if len(situations) > 1 and not _is_section(case):
         lines = [text("procedure.documents.intro_case", name=_named(proc), case=case.name)]
     else:
         lines = [text("procedure.documents.intro", name=_named(proc))]
-    lines += [f"• {_document_line(d.name, d.originals, d.copies, d.e_form, d.note)}" for d in case.documents]
-    if not case.documents:
+    for part in shown:
+        if len(shown) > 1:
+            lines.append(_section_title(part))
+        lines += [f"• {_document_line(d.name, d.originals, d.copies, d.e_form, d.note)}" for d in part.documents]
+    if not any(part.documents for part in shown):
         lines.append(f"• {text('procedure.documents.none_required')}")
     buttons: list[Button] = []
-    others = [(i, c) for i, c in enumerate(proc.cases) if c is not case]
+    others = [(i, c) for i, c in enumerate(proc.cases) if c not in shown and not _is_section(c)]
     if others:
         lines.append("")
         lines.append(text("procedure.documents.other_cases", count=len(others)))
@@ -189,7 +229,7 @@ def _document_line(name: str, originals: int, copies: int, e_form: bool, note: s
         counts.append(text("procedure.documents.originals", count=originals))
     if copies:
         counts.append(text("procedure.documents.copies", count=copies))
-    line = name.rstrip(" .;")
+    line = name.strip().lstrip(BULLETS).strip().rstrip(" .;")
     if counts:
         line += f" ({', '.join(counts)})"
     if e_form:
@@ -304,7 +344,11 @@ def overview(proc: Procedure) -> Reply:
     if agency:
         lines.append(f"• {text('procedure.overview.agency', agency=agency)}")
     case = proc.common_case
-    if case:
+    if case and _is_section(case):
+        # A dossier the portal lists in parts: count every part, named after the procedure.
+        count = sum(len(c.documents) for c in proc.cases if _is_section(c))
+        lines.append(f"• {text('procedure.overview.documents', count=count, case=_short(_named(proc), 80))}")
+    elif case:
         lines.append(f"• {text('procedure.overview.documents', count=len(case.documents), case=_short(case.name, 80))}")
     first = proc.method("online") or (proc.methods[0] if proc.methods else None)
     if first:
@@ -321,6 +365,25 @@ def overview(proc: Procedure) -> Reply:
     return Reply(_with_citation(proc, "\n".join(lines)), buttons)
 
 
+def catalogue_only(proc: Procedure, intent: str) -> Reply:
+    """A procedure the portal lists without its detail record: name, code, agency and the link.
+
+    Whatever was asked, the details (documents, fees, time, place, online filing) are on the
+    portal's page; nothing is inferred for a row that does not hold them.
+    """
+    lines = [text("procedure.catalogue_only.intro", name=_named(proc), code=proc.code)]
+    if proc.departments:
+        lines.append(f"• {text('procedure.catalogue_only.agency', agency=', '.join(proc.departments))}")
+    elif proc.promulgated_by:
+        lines.append(f"• {text('procedure.catalogue_only.promulgated_by', agency=proc.promulgated_by)}")
+    if proc.field:
+        lines.append(f"• {text('procedure.catalogue_only.field', field=proc.field)}")
+    topic = text(TOPIC_LABELS.get(intent, "procedure.topic.overview"))
+    lines.append(f"\n{text('procedure.catalogue_only.details_on_portal', topic=topic)}")
+    link = Link(text("procedure.catalogue_only.link"), source_url(proc))
+    return Reply(_with_citation(proc, "\n".join(lines)), (human_button(),), (link,))
+
+
 def _unknown_detail(proc: Procedure, topic: str) -> Reply:
     body = text("procedure.unknown_detail", topic=topic, name=_named(proc))
     return Reply(_with_citation(proc, body), (human_button(),))
@@ -330,6 +393,16 @@ def _short(value: str, limit: int = 60) -> str:
     value = " ".join(value.split())
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
+
+# What a catalogue-only answer says is on the portal, per question.
+TOPIC_LABELS = {
+    "ask_documents": "procedure.topic.documents",
+    "ask_fee": "procedure.topic.fees",
+    "ask_processing_time": "procedure.topic.time",
+    "ask_where": "procedure.topic.agency",
+    "ask_how_online": "procedure.topic.online",
+    "ask_procedure_info": "procedure.topic.overview",
+}
 
 ANSWERERS = {
     "ask_documents": documents,
@@ -352,6 +425,11 @@ def ask_which_procedure() -> Reply:
 def unknown_procedure(mention: str) -> Reply:
     """The catalogue does not know the procedure: say so, point to the portal, offer a human."""
     return Reply(text("procedure.unknown", mention=_short(mention, 80), portal=PORTAL_HOME), (human_button(),))
+
+
+def not_in_catalogue() -> Reply:
+    """A question with a topic that matches no procedure: say so plainly, point to the portal, offer a human."""
+    return Reply(text("procedure.not_in_catalogue", portal=PORTAL_HOME), (human_button(),))
 
 
 def choose_procedure(intent: str, candidates: Sequence[CandidateLike]) -> Reply:
@@ -408,6 +486,8 @@ class ProcedureAdvisor:
             return Answer(
                 unknown_procedure(code or mention) if (code or mention) else ask_which_procedure(), previous_code
             )
+        if not proc.is_detailed:
+            return Answer(catalogue_only(proc, intent), proc.code, resolved=True)
         if intent == "ask_documents":
             text = str(case or "")
             # A button's case number: ASCII digits only ("²".isdigit() is True but int("²") fails).
@@ -430,4 +510,8 @@ class ProcedureAdvisor:
             return Answer(choose_procedure(intent, resolution.candidates), previous_code)
         if resolution.decision is Decision.NONE and mention:
             return Answer(unknown_procedure(mention), previous_code)
+        if resolution.decision is Decision.NONE and not previous_code and topic_words(message):
+            # A topic the catalogue does not hold ("mở thẻ tín dụng cần gì"): never a guess. A bare
+            # question ("cần giấy tờ gì") has no topic words and goes on to ask which procedure.
+            return Answer(not_in_catalogue(), previous_code)
         return None

@@ -22,6 +22,7 @@ __all__ = [
     "CODE_RE",
     "FILING_PHRASES",
     "FILLER_PHRASES",
+    "GENERIC_WORDS",
     "GREETING_PHRASES",
     "POLITE_PHRASES",
     "QUESTION_PHRASES",
@@ -76,6 +77,22 @@ ACCENTED_PARTICLES: frozenset[str] = frozenset(
 CHAT_ONLY: frozenset[str] = frozenset(
     {"vang", "vang a", "da", "da vang", "ok", "oke", "okay", "uh", "um", "u", "co", "khong", "roi", "duoc",
      "dung roi", "sai roi", "tam biet", "chuc ngu ngon", "bye", "hi", "chao", "test"}
+)  # fmt: skip
+
+
+#: Words that can stay in a question once the phrases above are dropped and still say nothing about
+#: which procedure ("còn … thì sao", "có bắt buộc không", "khi nào có kết quả", "con 8 tuổi"). A message
+#: made only of these is a bare question (ask which procedure); a message with any other word has a
+#: topic, and when that topic matches nothing the catalogue does not have it (say so, never guess).
+#: Not used for ranking.
+GENERIC_WORDS: frozenset[str] = frozenset(
+    {"con", "sao", "nay", "do", "kia", "ve", "viec", "cai", "o", "dau", "di", "den", "tu", "tai", "cho", "ai",
+     "khi", "luc", "bay", "gio", "hien", "truoc", "sau", "moi", "cu", "lai", "lan", "nua", "them", "roi", "chua",
+     "da", "se", "dang", "co", "khong", "duoc", "phai", "bi", "can", "mang", "theo", "nop", "nhan", "ket", "qua",
+     "ho", "so", "giay", "to", "thoi", "gian", "ngay", "thang", "nam", "tuoi", "gai", "trai", "be", "chau",
+     "the", "nhu", "vay", "het", "han", "mat", "bao", "nhieu", "lau", "tien", "dong", "phi", "mien", "phat",
+     "bat", "buoc", "dieu", "kien", "truc", "tiep", "online", "phuong", "xa", "tinh", "thanh", "pho",
+     "nguoi", "nha", "minh", "ban", "anh", "chi", "ong", "ba", "ma", "la", "va", "hay", "hoac", "cua", "voi"}
 )  # fmt: skip
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.catalog.query import codes_in
-from bot.catalog.search import AMBIGUITY_MARGIN, MIN_SCORE, Candidate, SearchIndex
+from bot.catalog.query import CHAT_ONLY, GENERIC_WORDS, codes_in
+from bot.catalog.search import AMBIGUITY_MARGIN, MIN_SCORE, Candidate, SearchIndex, analyse
 
 __all__ = [
     "AGREEMENT_BONUS",
@@ -36,6 +36,7 @@ __all__ = [
     "Decision",
     "Resolution",
     "resolve",
+    "topic_words",
 ]
 
 #: A free-text match (no NLU entity) below this is not about a procedure: near-topic chat
@@ -135,3 +136,16 @@ def resolve(
         return Resolution(Decision.CLEAR, tuple(c for c in ranked if c.code == best.code) + tuple(choices[1:]))
     close = [c for c in choices if best.score - c.score <= CLOSE_WINDOW]
     return Resolution(Decision.CLOSE, tuple(close[:MAX_CHOICES]))
+
+
+def topic_words(text: str | None) -> list[str]:
+    """The words of a message that could name a procedure (folded), without question words, particles and
+    :data:`~bot.catalog.query.GENERIC_WORDS`.
+
+    Empty for a bare question ("cần giấy tờ gì", "còn lệ phí thì sao") or chat ("vâng ạ"); a message
+    with topic words that :func:`resolve` finds nothing for is about something the catalogue does not hold.
+    """
+    tokens = analyse(text or "")
+    if " ".join(tokens) in CHAT_ONLY:
+        return []
+    return [t for t in tokens if t not in GENERIC_WORDS and not t.isdecimal()]
