@@ -19,6 +19,7 @@ import re
 __all__ = [
     "ACCENTED_PARTICLES",
     "CHAT_ONLY",
+    "CLAUSE_PARTICLES",
     "CODE_RE",
     "FILING_PHRASES",
     "FILLER_PHRASES",
@@ -72,6 +73,10 @@ GREETING_PHRASES: tuple[str, ...] = (
 ACCENTED_PARTICLES: frozenset[str] = frozenset(
     {"thì", "mà", "ạ", "à", "ơi", "nhé", "nhá", "vậy", "ừ", "dạ", "nhỉ", "hả", "hử", "nhen", "để", "đi"}
 )
+
+#: Linking particles that end a clause in a long message ("… nay ảnh đã mờ thì đổi thẻ ở đâu"), as typed
+#: with their marks only (folded "thi" may be the exam); :mod:`bot.catalog.resolve` reads clauses alone.
+CLAUSE_PARTICLES: tuple[str, ...] = ("thì", "mà")
 
 #: Whole messages that are chat, not a procedure ("vâng ạ" would otherwise find "tạm vắng").
 CHAT_ONLY: frozenset[str] = frozenset(

@@ -10,6 +10,10 @@ citizen's message, after the question words and polite particles of
 * :attr:`Decision.CLOSE`: at most :data:`MAX_CHOICES` procedures to offer as buttons;
 * :attr:`Decision.NONE`: nothing relevant (below :data:`RELEVANT_SCORE`): never a random procedure.
 
+A long message whose whole text finds nothing relevant (the citizen's situation first, the question
+last) is read again clause by clause (:func:`windows`); the best clause reaching :data:`CLEAR_SCORE`
+on its own stands for the message, and the same decision rules apply.
+
 The NLU's procedure entity, when there is one, is a strong signal: its own candidates rank
 first, as they did before the whole message was read; candidates that both the entity and
 the message find get :data:`AGREEMENT_BONUS`; candidates only the message finds count at
@@ -19,10 +23,11 @@ the message find get :data:`AGREEMENT_BONUS`; candidates only the message finds 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.catalog.query import CHAT_ONLY, GENERIC_WORDS, codes_in
+from bot.catalog.query import CHAT_ONLY, CLAUSE_PARTICLES, GENERIC_WORDS, codes_in
 from bot.catalog.search import AMBIGUITY_MARGIN, MIN_SCORE, Candidate, SearchIndex, analyse
 
 __all__ = [
@@ -33,10 +38,12 @@ __all__ = [
     "MAX_CHOICES",
     "RELEVANT_SCORE",
     "TEXT_ONLY_FACTOR",
+    "WINDOW_MIN_TOKENS",
     "Decision",
     "Resolution",
     "resolve",
     "topic_words",
+    "windows",
 ]
 
 #: A free-text match (no NLU entity) below this is not about a procedure: near-topic chat
@@ -54,6 +61,13 @@ MAX_CHOICES = 4
 AGREEMENT_BONUS = 3.0
 #: With an NLU entity, a candidate that only the whole message finds counts at this share of its score.
 TEXT_ONLY_FACTOR = 0.9
+
+#: A message with more search tokens than this is also read clause by clause (see :func:`windows`).
+WINDOW_MIN_TOKENS = 6
+# A clause needs at least this many search tokens to be read alone.
+_WINDOW_MIN_WORDS = 2
+# Clause boundaries: punctuation and the linking particles (as typed with their marks).
+_CLAUSE_RE = re.compile(r"[.?!,;:\n()]+|\s(?:" + "|".join(CLAUSE_PARTICLES) + r")\s", re.IGNORECASE)
 
 _CODE_SCORE = 100.0
 _POOL = 12  # candidates read from the index before deciding
@@ -105,6 +119,40 @@ def _combine(entity: list[Candidate], message: list[Candidate]) -> list[Candidat
     return merged
 
 
+def windows(text: str) -> list[str]:
+    """The clauses of a long message, which may name the procedure on their own.
+
+    Citizens tell their situation before the question ("Công ty tôi có 15 lao động, vừa ban hành nội
+    quy. Đăng ký nội quy lao động cần hồ sơ gì?"): the whole message then matches the procedure name
+    poorly. Its clauses (split at punctuation and at "thì", "mà") are read on their own; clauses
+    with fewer than :data:`_WINDOW_MIN_WORDS` search tokens are skipped (too little evidence). Empty
+    for a message of at most :data:`WINDOW_MIN_TOKENS` tokens or of one clause.
+
+    Word n-grams were tried too and rejected: on a bag-of-words ranking they cross word boundaries
+    ("bảo hiểm | y tế của con", "đăng ký | cho mèo") and drop the words that choose a variant.
+    """
+    if len(analyse(text)) <= WINDOW_MIN_TOKENS:
+        return []
+    clauses = [c.strip() for c in _CLAUSE_RE.split(text) if c and c.strip()]
+    if len(clauses) < 2:
+        return []
+    return list(dict.fromkeys(c for c in clauses if len(analyse(c)) >= _WINDOW_MIN_WORDS))
+
+
+def _find_best_window(index: SearchIndex, text: str, province: str | None) -> list[Candidate]:
+    """The ranking of the whole message, or of the window whose best candidate scores highest."""
+    best = index.find(text, limit=_POOL, province=province)
+    top = best[0].score if best else 0.0
+    if top >= RELEVANT_SCORE:
+        return best
+    # Only when the whole message finds nothing relevant; a clause must then reach CLEAR_SCORE alone.
+    for part in windows(text):
+        found = index.find(part, limit=_POOL, province=province)
+        if found and found[0].score >= CLEAR_SCORE and found[0].score > top:
+            best, top = found, found[0].score
+    return best
+
+
 def resolve(
     index: SearchIndex, text: str | None, *, mention: str | None = None, province: str | None = None
 ) -> Resolution:
@@ -118,7 +166,7 @@ def resolve(
             return Resolution(Decision.CLEAR, tuple(hits), by_code=True)
         if choices:
             return Resolution(Decision.CLOSE, tuple(choices[:MAX_CHOICES]), by_code=True)
-    message = index.find(text, limit=_POOL, province=province) if text.strip() else []
+    message = _find_best_window(index, text, province) if text.strip() else []
     if mention and mention.strip():
         entity = index.find(mention, limit=_POOL, province=province)
         ranked = _combine(entity, message) if entity else []

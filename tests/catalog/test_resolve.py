@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from bot.catalog.importer import import_portal
 from bot.catalog.query import codes_in, without_codes
-from bot.catalog.resolve import MAX_CHOICES, Decision, resolve
+from bot.catalog.resolve import MAX_CHOICES, Decision, resolve, windows
 from bot.catalog.search import SearchEntry, SearchIndex, analyse
 from bot.catalog.service import ProcedureCatalog
 from tests.catalog.helpers import PORTAL_MINI
@@ -162,3 +162,45 @@ def test_real_catalogue_plain_questions(portal_index: SearchIndex, message: str,
 @pytest.mark.parametrize("message", ["mua vé máy bay", "bạn tên gì", "thời tiết hôm nay"])
 def test_real_catalogue_unknown_topics(portal_index: SearchIndex, message: str) -> None:
     assert resolve(portal_index, message).decision is Decision.NONE
+
+
+# --- Long messages: the situation first, then the question (issue 10) ---
+
+LONG_SITUATION = (
+    "Công ty tôi có 15 lao động làm ca đêm ở xưởng may, giám đốc vừa ký quyết định ban hành quy định mới "
+    "về giờ giấc và kỷ luật. Vậy đăng ký nội quy lao động cần hồ sơ gì?"
+)
+
+
+def test_windows_are_the_clauses_of_a_long_message() -> None:
+    parts = windows(LONG_SITUATION)
+    assert "Vậy đăng ký nội quy lao động cần hồ sơ gì" in parts
+    assert all(len(analyse(p)) >= 2 for p in parts)
+    # "thì" and "mà" (with their marks) end a clause too.
+    assert "xin cấp lại giấy phép lao động" in windows(
+        "Anh kỹ sư người Hàn ở công ty tôi làm mất giấy tờ trong lúc chuyển nhà thì xin cấp lại giấy phép lao động"
+    )
+
+
+@pytest.mark.parametrize("message", ["đăng ký nội quy lao động cần hồ sơ gì", "thủ tục đăng ký kết hôn", ""])
+def test_short_messages_have_no_windows(message: str) -> None:
+    assert windows(message) == []
+
+
+def test_the_topic_clause_of_a_long_message_is_found(index: SearchIndex) -> None:
+    r = resolve(index, LONG_SITUATION)
+    assert r.decision is Decision.CLEAR, r
+    assert r.best.code == "2.001955"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Hôm nay trời mưa to quá, tôi đi chợ mua rau thì bị ướt hết cả người, mai có nắng không nhỉ?",
+        "Bạn ơi, quán phở đầu ngõ nhà mình hôm nay đóng cửa, tối nay ăn gì cho ngon và rẻ bây giờ?",
+        "Tôi mới mua điện thoại mới mà pin tụt nhanh quá, lại còn nóng máy. Có cách nào khắc phục không ạ?",
+    ],
+)
+def test_long_off_topic_chat_still_returns_nothing(index: SearchIndex, message: str) -> None:
+    assert windows(message)  # long enough to be read clause by clause
+    assert resolve(index, message).decision is Decision.NONE
