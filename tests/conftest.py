@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.db import make_engine
 from bot.db.schema import ensure_schema
-from bot.settings import PROJECT_ROOT, settings
+from bot.settings import PROJECT_ROOT, overridden, settings
 from tests.fakes import (
     ACTION_SERVER_TOKEN,
     RASA_TOKEN,
@@ -187,28 +187,20 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
         "ZALO_API_BASE": fakes[1].url,
         "ZALO_OAUTH_BASE": fakes[1].url,
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    settings.cache_clear()
     procs = []
-    try:
-        engine = make_engine(url)
-        ensure_schema(engine)
-        load_curated(engine=engine)
-        seed_demo(engine)
-        engine.dispose()
-        procs = start_servers(ensure_model(), ports, log_dir=work / "log", tracker_db=work / "tracker.db")
-        yield RunningBot(f"http://{ports.host}:{ports.rasa}", f"http://{ports.host}:{ports.actions}", work)
-    finally:
-        stop_servers(procs)
-        for fake in fakes:
-            fake.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        settings.cache_clear()
+    with overridden(**env):
+        try:
+            engine = make_engine(url)
+            ensure_schema(engine)
+            load_curated(engine=engine)
+            seed_demo(engine)
+            engine.dispose()
+            procs = start_servers(ensure_model(), ports, log_dir=work / "log", tracker_db=work / "tracker.db")
+            yield RunningBot(f"http://{ports.host}:{ports.rasa}", f"http://{ports.host}:{ports.actions}", work)
+        finally:
+            stop_servers(procs)
+            for fake in fakes:
+                fake.close()
 
 
 @pytest.fixture(scope="session")
