@@ -18,6 +18,8 @@ import re
 
 __all__ = [
     "ACCENTED_PARTICLES",
+    "ACCENTED_QUESTION_PHRASES",
+    "ASK_PATTERNS",
     "CHAT_ONLY",
     "CLAUSE_PARTICLES",
     "CODE_RE",
@@ -25,9 +27,14 @@ __all__ = [
     "FILLER_PHRASES",
     "GENERIC_WORDS",
     "GREETING_PHRASES",
+    "MAX_ASKS",
     "POLITE_PHRASES",
     "QUESTION_PHRASES",
+    "VARIANT_HINTS",
+    "VARIANT_MARKERS",
+    "asks_in",
     "codes_in",
+    "variant_words",
     "without_codes",
 ]
 
@@ -50,6 +57,7 @@ QUESTION_PHRASES: tuple[str, ...] = (
     "can lam gi", "giay to gi", "ho so gi", "nhung gi", "chuan bi gi", "can nhung", "gom nhung",
     "het bao nhieu tien", "mat bao nhieu tien", "bao nhieu tien",
     "het bao nhieu", "mat bao nhieu", "bao nhieu", "mat bao lau", "bao lau",
+    "mat phi", "mat tien", "ton phi", "ton tien", "mat may ngay", "mat thoi gian",  # a cost, not a loss
     "le phi", "o dau", "nop o dau", "lam o dau",
     "duoc khong", "co duoc khong", "phai khong", "khong a",
     "gi", "nao", "lam",  # "lâm"/"làm" is a loss we accept
@@ -71,8 +79,12 @@ GREETING_PHRASES: tuple[str, ...] = (
 #: Particles that are filler only as typed with their marks: "thì" is filler, but "thi" may be the
 #: exam in "thi bằng lái"; "dạ" is politeness, "đa" is not; "để" (in order to) and "đi" (go) are not "đề", "di".
 ACCENTED_PARTICLES: frozenset[str] = frozenset(
-    {"thì", "mà", "ạ", "à", "ơi", "nhé", "nhá", "vậy", "ừ", "dạ", "nhỉ", "hả", "hử", "nhen", "để", "đi"}
+    {"thì", "mà", "ạ", "à", "ơi", "nhé", "nhá", "vậy", "ừ", "dạ", "nhỉ", "hả", "hử", "nhen", "để", "đi", "còn"}
 )
+
+#: Question phrases that are filler only as typed with their marks: "thì sao", "thế nào" ("sao" alone may be
+#: the copy of "bản sao", "thế" the pledge of "thế chấp").
+ACCENTED_QUESTION_PHRASES: tuple[str, ...] = ("như thế nào", "thì sao", "thế nào", "thế còn", "ra sao", "làm sao")
 
 #: Linking particles that end a clause in a long message ("… nay ảnh đã mờ thì đổi thẻ ở đâu"), as typed
 #: with their marks only (folded "thi" may be the exam); :mod:`bot.catalog.resolve` reads clauses alone.
@@ -109,3 +121,112 @@ def codes_in(text: str) -> list[str]:
 def without_codes(text: str) -> str:
     """``text`` with every procedure code blanked out."""
     return CODE_RE.sub(" ", text or "")
+
+
+#: What is asked, by question intent: phrases of the folded, teencode-expanded message
+#: (:func:`bot.text.expand`). Real posts bundle asks ("sang tên thế nào, hết bao nhiêu"); each
+#: phrase found names one ask, and the asks are answered in the order they were typed.
+#: ``ask_how_online`` needs a question after the channel ("online được không", "qua VNeID thế nào"):
+#: "đăng ký online mất phí bao nhiêu" asks the fee of the online filing, not how to file online.
+ASK_PATTERNS: dict[str, tuple[str, ...]] = {
+    "ask_documents": (
+        r"giay to", r"ho so (gi|gom|can|nhu)", r"can (nhung )?(gi|j)\b", r"can nhung", r"chuan bi",
+        r"mang theo", r"gom nhung", r"can mang",
+    ),
+    "ask_fee": (
+        r"le phi", r"bao nhieu tien", r"(mat|ton|het) (phi|tien)", r"mien phi", r"chi phi",
+        r"(het|mat|ton) (bao nhieu|bn)\b(?! (ngay|lau|thoi gian|buoc))", r"phi (bao nhieu|la bao nhieu)",
+        r"mien giam", r"duoc mien", r"\bbao nhieu\b(?! (ngay|lau|thang|tuoi|nam|buoc|lan|nguoi|ban|to))",
+    ),
+    "ask_processing_time": (
+        r"bao lau", r"may ngay", r"bao nhieu ngay", r"thoi gian (giai quyet|tra|lam|xu ly|cap)",
+        r"khi nao (co|nhan|xong|lay)", r"\bkip\b",
+    ),
+    "ask_where": (
+        r"o dau", r"noi nao", r"co quan nao", r"\bso nao",
+        r"(nop|lam|xin|dang ky) (tai|o) (xa|phuong|huyen|tinh|so|ubnd|cong an)",
+    ),
+    "ask_how_online": (
+        r"(online|truc tuyen|qua mang|tren mang|vneid|dich vu cong|qua app)( \w+){0,3} "
+        r"(duoc khong|the nao|nhu the nao|ra sao|lam sao|tung buoc)",
+        r"toan trinh( \w+){0,2} (lam sao|the nao|duoc khong)",
+        r"(lam sao|the nao|cach) (de )?(\w+ ){0,5}(online|truc tuyen|qua mang|tren mang|vneid)",
+    ),
+    "ask_conditions": (
+        r"bat buoc", r"bi phat", r"phat (khong|gi)", r"qua han", r"dieu kien", r"\bai (duoc|la nguoi|di lam|co the)",
+        r"co (duoc|phai|can) (huong|lam|dang ky|doi|di|co|khai|xin|thi)", r"thoi han",
+        r"het han( \w+){0,4} (duoc khong|co phai)", r"con duoc", r"lam thay", r"co mat\b(?! (tien|phi|bao|may|nhieu))",
+    ),
+    # How it goes, as a whole: answered by the overview, and only when nothing more precise is asked.
+    "ask_procedure_info": (r"\b(the nao|nhu the nao|ra sao|lam sao)\b",),
+}
+#: Asks answered in one reply at most (a long post may touch everything; the rest stay as buttons).
+MAX_ASKS = 3
+
+_ASK_RES = {intent: re.compile("|".join(f"(?:{p})" for p in patterns)) for intent, patterns in ASK_PATTERNS.items()}
+
+
+def asks_in(expanded: str) -> list[str]:
+    """The question intents a message asks, in the order typed, at most :data:`MAX_ASKS`.
+
+    ``expanded`` is the message as :func:`bot.text.expand` gives it (folded, teencode expanded).
+    Empty when the message names no ask ("thủ tục đăng ký kết hôn").
+    """
+    found = []
+    for intent, pattern in _ASK_RES.items():
+        match = pattern.search(expanded)
+        if match:
+            found.append((match.start(), intent))
+    asks = [intent for _, intent in sorted(found)]
+    if len(asks) > 1 and "ask_procedure_info" in asks:
+        asks.remove("ask_procedure_info")  # the overview repeats what the precise asks answer
+    return asks[:MAX_ASKS]
+
+
+#: Words of a situation that choose a procedure's variant, on the folded, teencode-expanded message:
+#: (pattern, the catalogue words it points to). "Mất" is a loss, not a cost ("mất phí", "mất bao lâu").
+VARIANT_HINTS: tuple[tuple[str, str], ...] = (
+    # A thing lost, not a person who died ("bố tôi mất") nor a cost ("mất phí", "mất bao lâu").
+    (r"\b(bi|lam|danh|danh roi) mat\b|^mat\b|\bmat (the|so|giay|bang|can cuoc|ho chieu|vi|cap|het|ca)\b", "cap lai"),
+    (r"\b(lam lai|xin lai|cap lai|that lac|bi chay|chay)\b", "cap lai"),
+    # Damaged or outdated: the card is exchanged (Luật Căn cước, Art. 24); the BHYT record says "đổi" too.
+    (r"\b(doi|cap doi|het han|sai thong tin|doi sang|hong|rach|gay|mo|nhoe|bong troc)\b", "doi"),
+    # A mistake to put right: the portal says "điều chỉnh" (insurance) or "cải chính" (civil status).
+    (r"\b(sai|sua|dieu chinh|thay doi thong tin|ghi nham)\b", "dieu chinh"),
+    (r"\b(sai|sua|cai chinh|ghi nham)\b", "cai chinh"),
+    (r"\b(lan dau|chua co|moi mua|mua moi|xe moi)\b", "lan dau"),
+    (r"\b(toan trinh|qua vneid|tren vneid|khong phai ra)\b", "truc tuyen toan trinh"),
+    (r"\b(gia han|het han)\b", "gia han"),
+    (r"\b(sua chua|cai tao|nang tang|nang them)\b", "sua chua"),
+    (r"\b(tam ngung|tam nghi)\b", "tam ngung"),
+    (r"\b(xoa|cat khau|chuyen di|chuyen tro)\b", "xoa"),
+    (r"\b(dang ky lai|lam lai giay)\b", "dang ky lai"),
+    (r"\b(lien thong|mot lan|cung luc|dong thoi)\b", "lien thong"),
+    # A foreigner (the "có yếu tố nước ngoài" procedures), not a Vietnamese working abroad ("ở nước ngoài").
+    (r"\b(nguoi nuoc ngoai|quoc tich nuoc ngoai|viet kieu|yeu to nuoc ngoai|lay chong nuoc ngoai)\b", "nuoc ngoai"),
+)
+#: Words that make a procedure a variant of another (a re-issue, a change, an extension, an end): a message
+#: that says none of them means the plain procedure ("làm tạm trú" is the registration, not its extension).
+VARIANT_MARKERS: tuple[str, ...] = (
+    "cap lai", "doi", "dieu chinh", "gia han", "xoa", "dang ky lai", "tam ngung", "cham dut", "thu hoi",
+    "thay doi", "sua chua",
+)  # fmt: skip
+_VARIANT_RES = tuple((re.compile(p), words) for p, words in VARIANT_HINTS)
+_AGE_RE = re.compile(r"\b(?:(duoi|chua du|chua den) )?(\d{1,2}) ?(?:tuoi|t)\b")
+#: Ages that decide a variant (the 2023 Law on Identification and the passport law: under 14, under 6).
+_AGE_LIMITS = ((6, "duoi 6 tuoi"), (14, "duoi 14 tuoi"))
+
+
+def variant_words(expanded: str) -> list[str]:
+    """The catalogue words a message's situation points to ("mất" -> "cap lai", "8 tuổi" -> "duoi 14 tuoi").
+
+    ``expanded`` is the message as :func:`bot.text.expand` gives it. Each item is a folded phrase
+    that a variant's name holds; :func:`bot.catalog.resolve.resolve` favours candidates holding it.
+    From 14 on, the age chooses nothing by itself (the first card, an exchange, a re-issue all apply).
+    """
+    found = [words for pattern, words in _VARIANT_RES if pattern.search(expanded)]
+    for match in _AGE_RE.finditer(expanded):
+        # "dưới 14 tuổi" is an age limit, not an age: the ages below it.
+        age = int(match.group(2)) - (1 if match.group(1) else 0)
+        found += [words for limit, words in _AGE_LIMITS if age < limit]
+    return list(dict.fromkeys(found))

@@ -10,9 +10,9 @@ citizen's message, after the question words and polite particles of
 * :attr:`Decision.CLOSE`: at most :data:`MAX_CHOICES` procedures to offer as buttons;
 * :attr:`Decision.NONE`: nothing relevant (below :data:`RELEVANT_SCORE`): never a random procedure.
 
-A long message whose whole text finds nothing relevant (the citizen's situation first, the question
-last) is read again clause by clause (:func:`windows`); the best clause reaching :data:`CLEAR_SCORE`
-on its own stands for the message, and the same decision rules apply.
+A long message (the citizen's situation first, the question last) is also read clause by clause
+(:func:`windows`); a clause reaching :data:`CLEAR_SCORE` on its own and scoring above the whole
+message stands for it, and the same decision rules apply.
 
 The NLU's procedure entity, when there is one, is a strong signal: its own candidates rank
 first, as they did before the whole message was read; candidates that both the entity and
@@ -24,11 +24,13 @@ the message find get :data:`AGREEMENT_BONUS`; candidates only the message finds 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.catalog.query import CHAT_ONLY, CLAUSE_PARTICLES, GENERIC_WORDS, codes_in
+from bot.catalog.query import CHAT_ONLY, CLAUSE_PARTICLES, GENERIC_WORDS, VARIANT_MARKERS, codes_in, variant_words
 from bot.catalog.search import AMBIGUITY_MARGIN, MIN_SCORE, Candidate, SearchIndex, analyse
+from bot.text import expand, fold, nfc, words
 
 __all__ = [
     "AGREEMENT_BONUS",
@@ -38,7 +40,11 @@ __all__ = [
     "MAX_CHOICES",
     "RELEVANT_SCORE",
     "TEXT_ONLY_FACTOR",
+    "UNSAID_PENALTY",
+    "VARIANT_BONUS",
+    "VARIANT_WINDOW",
     "WINDOW_MIN_TOKENS",
+    "WINDOW_SKIP_SCORE",
     "Decision",
     "Resolution",
     "resolve",
@@ -62,6 +68,15 @@ AGREEMENT_BONUS = 3.0
 #: With an NLU entity, a candidate that only the whole message finds counts at this share of its score.
 TEXT_ONLY_FACTOR = 0.9
 
+#: How far above the old best the variant the situation names is lifted (a loss -> "cấp lại", an age) ...
+VARIANT_BONUS = CLEAR_MARGIN
+#: ... when it is within this many points of the best.
+VARIANT_WINDOW = 40.0
+#: Points off a variant (a re-issue, an extension …) that the message does not ask for.
+UNSAID_PENALTY = 4.0
+
+#: A whole message scoring this much is not read clause by clause (a clause would rarely do better).
+WINDOW_SKIP_SCORE = 85.0
 #: A message with more search tokens than this is also read clause by clause (see :func:`windows`).
 WINDOW_MIN_TOKENS = 6
 # A clause needs at least this many search tokens to be read alone.
@@ -93,23 +108,35 @@ class Resolution:
 
 
 def _distinct(candidates: list[Candidate]) -> list[Candidate]:
-    """The best candidate of each code (national and provincial variants of one code are one choice)."""
+    """The best candidate of each procedure, as a citizen tells them apart: national and provincial
+    variants of one code are one choice, and so are two codes under the same name (the portal lists
+    some procedures once per level); the first, best ranked, stands for them.
+    """
     seen: set[str] = set()
     out = []
     for c in candidates:
-        if c.code not in seen:
-            seen.add(c.code)
+        keys = {c.code, " ".join(words(c.name))}
+        if not keys & seen:
             out.append(c)
+        seen |= keys
     return out
 
 
 def _combine(entity: list[Candidate], message: list[Candidate]) -> list[Candidate]:
+    """One ranking from the entity's candidates and the whole message's.
+
+    A candidate both find scores the better of its two scores plus :data:`AGREEMENT_BONUS`; one
+    only the entity finds keeps its score; one only the message finds counts at
+    :data:`TEXT_ONLY_FACTOR`. The message's words thus still count for a candidate the entity names
+    weakly ("xe lần đầu" for the fully online registration the message asks for).
+    """
     text_scores = {(c.code, c.province): c.score for c in message}
     entity_keys = {(c.code, c.province) for c in entity}
-    bonus = {key: AGREEMENT_BONUS for key in text_scores}
-    merged = [
-        Candidate(c.code, c.province, c.name, c.score + bonus.get((c.code, c.province), 0.0), c.matched) for c in entity
-    ]
+    merged = []
+    for c in entity:
+        text_score = text_scores.get((c.code, c.province))
+        score = c.score if text_score is None else max(c.score, text_score) + AGREEMENT_BONUS
+        merged.append(Candidate(c.code, c.province, c.name, round(score, 2), c.matched))
     merged += [
         Candidate(c.code, c.province, c.name, round(c.score * TEXT_ONLY_FACTOR, 2), c.matched)
         for c in message
@@ -117,6 +144,83 @@ def _combine(entity: list[Candidate], message: list[Candidate]) -> list[Candidat
     ]
     merged.sort(key=lambda c: -c.score)
     return merged
+
+
+def _marked_words(text: str) -> dict[str, set[str]]:
+    """Folded word -> the words typed for it (lower case, NFC), for the words typed with marks."""
+    out: dict[str, set[str]] = {}
+    for word in re.findall(r"\w+", nfc(text).lower()):
+        folded = fold(word)
+        if folded != word:
+            out.setdefault(folded, set()).add(word)
+    return out
+
+
+def _rescored(ranked: list[Candidate], delta: Callable[[Candidate], float]) -> list[Candidate]:
+    """``ranked`` with ``delta(candidate)`` points added to each score, best first (stable on ties)."""
+    out = []
+    for c in ranked:
+        points = delta(c)
+        out.append(Candidate(c.code, c.province, c.name, round(c.score + points, 2), c.matched) if points else c)
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def _check_marks(ranked: list[Candidate], text: str) -> list[Candidate]:
+    """Take off the share of a match made of words whose marks differ from the typed word's.
+
+    "Đặt lịch" matching the alias "cho con đất" loses a third of its score: only two of its three
+    words were typed. Only for a message typed with marks (a message without any is read folded).
+    """
+    typed = _marked_words(text)
+    if not typed:
+        return ranked
+
+    def penalty(c: Candidate) -> float:
+        matched = re.findall(r"\w+", nfc(c.matched).lower())
+        wrong = [w for w in matched if fold(w) in typed and fold(w) != w and w not in typed[fold(w)]]
+        return -c.score * len(wrong) / len(matched) if matched else 0.0
+
+    return _rescored(ranked, penalty)
+
+
+def _unsaid_markers(c: Candidate, hints: list[str], said: str) -> bool:
+    """True when ``c``'s name makes it a variant (:data:`~bot.catalog.query.VARIANT_MARKERS`) not asked for."""
+    name = f" {' '.join(words(c.name))} "
+    return any(f" {m} " in name and m not in hints and f" {m} " not in said for m in VARIANT_MARKERS)
+
+
+def _favour_variants(ranked: list[Candidate], hints: list[str], said: str = "") -> list[Candidate]:
+    """Move the variant the situation names above its family (see :func:`~bot.catalog.query.variant_words`).
+
+    The family is every candidate within :data:`VARIANT_WINDOW` points of the best. When some of them
+    hold more of the hints in their names than the best does ("mất" -> "Cấp lại …", "8 tuổi" -> "… dưới
+    14 tuổi"), those are lifted so that the first of them leads the old best by :data:`VARIANT_BONUS`;
+    their order among themselves is kept. A generic alias ("tạm trú") then no longer hides the variant
+    the message asks for ("tạm trú sắp hết hạn, xin gia hạn").
+    """
+    if not ranked:
+        return ranked
+    ranked = _rescored(ranked, lambda c: -UNSAID_PENALTY if _unsaid_markers(c, hints, said) else 0.0)
+    if not hints:
+        return ranked
+
+    def held(c: Candidate) -> int:
+        # The name, or the alias or case name that matched ("làm căn cước lần đầu").
+        said = f" {' '.join(words(c.name))} | {' '.join(words(c.matched))} "
+        return sum(f" {h} " in said for h in hints)
+
+    top = ranked[0].score
+    family = [c for c in ranked if top - c.score <= VARIANT_WINDOW]
+    most = max(held(c) for c in family)
+    if most == 0:
+        return ranked
+    if held(ranked[0]) == most:
+        # The best is the variant named; each hint it holds widens its lead over those without.
+        return _rescored(ranked, lambda c: VARIANT_BONUS * held(c))
+    lifted = [c for c in family if held(c) == most]
+    lift = top - lifted[0].score + VARIANT_BONUS
+    return _rescored(ranked, lambda c: lift if c in lifted else 0.0)
 
 
 def windows(text: str) -> list[str]:
@@ -140,14 +244,18 @@ def windows(text: str) -> list[str]:
 
 
 def _find_best_window(index: SearchIndex, text: str, province: str | None) -> list[Candidate]:
-    """The ranking of the whole message, or of the window whose best candidate scores highest."""
-    best = index.find(text, limit=_POOL, province=province)
+    """The ranking of the whole message, or of the clause whose best candidate scores higher.
+
+    A clause must reach :data:`CLEAR_SCORE` on its own: the question ("… Hồ sơ hưởng chế độ thai sản
+    gồm những gì?") then outweighs a situation that names another document ("công ty có đóng bảo
+    hiểm xã hội").
+    """
+    best = _check_marks(index.find(text, limit=_POOL, province=province), text)
     top = best[0].score if best else 0.0
-    if top >= RELEVANT_SCORE:
-        return best
-    # Only when the whole message finds nothing relevant; a clause must then reach CLEAR_SCORE alone.
+    if top >= WINDOW_SKIP_SCORE:
+        return best  # the whole message already names a procedure this well
     for part in windows(text):
-        found = index.find(part, limit=_POOL, province=province)
+        found = _check_marks(index.find(part, limit=_POOL, province=province), part)
         if found and found[0].score >= CLEAR_SCORE and found[0].score > top:
             best, top = found, found[0].score
     return best
@@ -166,14 +274,24 @@ def resolve(
             return Resolution(Decision.CLEAR, tuple(hits), by_code=True)
         if choices:
             return Resolution(Decision.CLOSE, tuple(choices[:MAX_CHOICES]), by_code=True)
+    hints = variant_words(expand(text))
     message = _find_best_window(index, text, province) if text.strip() else []
     if mention and mention.strip():
         entity = index.find(mention, limit=_POOL, province=province)
-        ranked = _combine(entity, message) if entity else []
+        if entity and message and fold(mention) in fold(text):
+            # The entity is a span of the message as typed (no synonym named a procedure for it): the
+            # whole message already holds its words, so it only confirms the message's own candidates.
+            confirmed = {(c.code, c.province) for c in entity}
+            ranked = _rescored(message, lambda c: AGREEMENT_BONUS if (c.code, c.province) in confirmed else 0.0)
+        else:
+            # An entity the catalogue does not know ("kinh doanh vĩnh viễn") leaves the message to decide.
+            ranked = _combine(entity, message) if entity else message
         floor = MIN_SCORE if entity else RELEVANT_SCORE
         clear_at = MIN_SCORE if entity else CLEAR_SCORE
     else:
         ranked, floor, clear_at = message, RELEVANT_SCORE, CLEAR_SCORE
+    # The situation's words (a loss, an age) and the typed marks move candidates before deciding.
+    ranked = _favour_variants(ranked, hints, f" {expand(text)} ")
     ranked = [c for c in ranked if c.score >= floor]
     if not ranked:
         return Resolution(Decision.NONE)

@@ -62,6 +62,7 @@ from rapidfuzz import fuzz, process
 from bot.catalog.codes import normalise_procedure_code
 from bot.catalog.query import (
     ACCENTED_PARTICLES,
+    ACCENTED_QUESTION_PHRASES,
     CHAT_ONLY,
     CODE_RE,
     FILING_PHRASES,
@@ -105,6 +106,11 @@ _TEXT_CAP = 99.0 - CURATED_BOOST
 # whole portal name; precision mostly orders names that explain the query equally.
 _RECALL_EXP = 1.5
 _PRECISION_FLOOR = 0.5
+# A name the message contains (see _text_search): its word score is precision^exp, up to this share,
+# once the matched words weigh this many times the minimum evidence.
+_CONTAIN_EXP = 2.0
+_CONTAIN_SHARE = 0.9
+_CONTAIN_EVIDENCE = 2.0
 # Share of the final score from rapidfuzz's character-level similarity.
 _FUZZ_SHARE = 0.25
 _FUZZ_SCORER = fuzz.token_sort_ratio
@@ -136,6 +142,10 @@ PHRASE_SYNONYMS: dict[str, str] = {
     "bang lai": "giay phep lai xe",
     "doc than": "tinh trang hon nhan",
     "nhap ho khau": "dang ky thuong tru",
+    "nhap khau": "dang ky thuong tru",
+    "chuyen khau": "dang ky thuong tru",
+    "cat khau": "xoa dang ky thuong tru",
+    "chuyen ten so do": "nhan chuyen nhuong quyen su dung dat",
     "chuyen ho khau": "dang ky thuong tru",
     "cat ho khau": "xoa dang ky thuong tru",
     "ho khau": "thuong tru",
@@ -152,6 +162,18 @@ PHRASE_SYNONYMS: dict[str, str] = {
     "giay khai tu": "khai tu",
     "lam giay khai sinh": "dang ky khai sinh",
     "xin giay phep": "cap giay phep",
+    "xin phep xay dung": "cap giay phep xay dung",
+    "giay phep sua chua": "giay phep xay dung sua chua",
+    # A business household that stops for a while, for good, or moves: the portal's words.
+    "tam nghi ban": "tam ngung kinh doanh",
+    "tam nghi kinh doanh": "tam ngung kinh doanh",
+    "tam nghi": "tam ngung",
+    "dong cua ho kinh doanh": "cham dut hoat dong ho kinh doanh",
+    "doi dia chi": "thay doi noi dung",
+    # Citizens say "công chứng" for a certified copy, which the commune certifies (chứng thực).
+    "cong chung photo": "chung thuc ban sao",
+    "photo cong chung": "chung thuc ban sao",
+    "cong chung ban sao": "chung thuc ban sao",
 }
 
 # Conversational filler (folded, after teencode expansion), from bot.catalog.query: dropped from
@@ -208,6 +230,10 @@ _STOPS = _by_first_word({k: () for k in _STOP_PHRASES})
 _RAW_WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 _ACCENTED_FILLER = ACCENTED_PARTICLES
+# Question phrases as typed with their marks ("thì sao"): "sao" alone may be the copy of "bản sao".
+_ACCENTED_PHRASES_RE = re.compile(
+    r"\b(?:" + "|".join(sorted(ACCENTED_QUESTION_PHRASES, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
 _CHAT_ONLY = CHAT_ONLY
 
 
@@ -262,7 +288,8 @@ def _fold_words(text: str) -> list[tuple[str, bool]]:
     A word typed with tone or vowel marks is a real Vietnamese word ("hỏng",
     "hồng"), never teencode, even though it folds to a teencode form ("hong").
     """
-    return [_fold_word(raw) for raw in _RAW_WORD_RE.findall(nfc(text)) if raw.lower() not in _ACCENTED_FILLER]
+    text = _ACCENTED_PHRASES_RE.sub(" ", nfc(text))
+    return [_fold_word(raw) for raw in _RAW_WORD_RE.findall(text) if raw.lower() not in _ACCENTED_FILLER]
 
 
 def analyse(text: str, *, keep_filler_only: bool = False) -> list[str]:
@@ -440,6 +467,13 @@ class SearchIndex:
         word_score = np.power(recall, _RECALL_EXP) * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
         # One common word ("không", "tên") is too little evidence, however well it matches.
         word_score *= np.minimum(matched[hits] / self._min_evidence, 1.0)
+        # A long message that tells the citizen's situation around the name ("tạm trú sắp hết hạn, tôi vẫn
+        # thuê nhà ở đó, xin gia hạn thì làm gì") explains little of itself, but holds the whole name:
+        # a name (or alias) the message contains scores by how much of it is found, given enough evidence.
+        contained = np.power(precision, _CONTAIN_EXP) * np.minimum(
+            matched[hits] / (_CONTAIN_EVIDENCE * self._min_evidence), 1.0
+        )
+        word_score = np.maximum(word_score, _CONTAIN_SHARE * contained)
         # The fuzzy share can add at most _FUZZ_SHARE; prune what cannot reach MIN_SCORE.
         keep = word_score * (1.0 - _FUZZ_SHARE) * 100.0 + _FUZZ_SHARE * 100.0 + CURATED_BOOST >= MIN_SCORE
         hits, word_score = hits[keep], word_score[keep]

@@ -204,3 +204,67 @@ def test_the_topic_clause_of_a_long_message_is_found(index: SearchIndex) -> None
 def test_long_off_topic_chat_still_returns_nothing(index: SearchIndex, message: str) -> None:
     assert windows(message)  # long enough to be read clause by clause
     assert resolve(index, message).decision is Decision.NONE
+
+
+# --- Variants and situations (issue 10, item 2) ---
+
+FAMILY = [
+    SearchEntry("1.014061", None, "Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên", ("căn cước", "làm căn cước")),
+    SearchEntry(
+        "1.014062", None, "Cấp thẻ căn cước cho người dưới 14 tuổi", ("căn cước cho trẻ em", "làm căn cước cho con")
+    ),
+    SearchEntry("1.014063", None, "Cấp đổi thẻ căn cước"),
+    SearchEntry("1.014064", None, "Cấp lại thẻ căn cước", ("mất căn cước", "làm lại căn cước")),
+    SearchEntry("1.004194", None, "Đăng ký tạm trú", ("tạm trú",)),
+    SearchEntry("1.002755", None, "Gia hạn tạm trú"),
+    SearchEntry("1.013831", None, "Đăng ký biến động quyền sử dụng đất", ("cho con đất",)),
+    SearchEntry("1.004746", None, "Thủ tục đăng ký lại kết hôn"),
+    SearchEntry("2.000507", None, "Thủ tục đăng ký lại kết hôn"),
+]
+
+
+@pytest.fixture(scope="module")
+def family() -> SearchIndex:
+    return SearchIndex(FAMILY)
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("thẻ căn cước bị mất làm lại ở đâu", "1.014064"),
+        ("the can cuoc bi mat lam lai o dau", "1.014064"),
+        ("mat cccd thi lam lai het bao nhieu tien", "1.014064"),
+        ("thẻ căn cước hết hạn đổi ở đâu", "1.014063"),
+        ("con trai 4 tuổi làm căn cước ở đâu", "1.014062"),
+        ("con gai minh 10 tuoi lam can cuoc can gi", "1.014062"),
+        ("cháu 15 tuổi làm căn cước lần đầu cần gì", "1.014061"),
+        # A generic alias ("tạm trú") does not hide the variant the situation names.
+        ("tạm trú của tôi sắp hết hạn, giờ xin gia hạn thì làm gì", "1.002755"),
+    ],
+)
+def test_the_situation_chooses_the_variant(family: SearchIndex, message: str, code: str) -> None:
+    r = resolve(family, message)
+    assert (r.decision, r.best.code if r.best else None) == (Decision.CLEAR, code), r
+
+
+def test_an_entity_for_the_family_gives_way_to_the_variant_named(family: SearchIndex) -> None:
+    # The NLU maps "tạm trú" to the registration; the extension the message asks for still wins.
+    r = resolve(family, "Tạm trú của tôi sắp hết hạn, bây giờ xin gia hạn thì làm gì?", mention="Đăng ký tạm trú")
+    assert (r.decision, r.best.code) == (Decision.CLEAR, "1.002755")
+
+
+def test_a_cost_is_not_a_loss(family: SearchIndex) -> None:
+    # "mất phí", "mất bao lâu": "mất" is what it costs, not a lost card.
+    r = resolve(family, "làm căn cước lần đầu mất phí không, mất bao lâu")
+    assert r.best.code != "1.014064"
+
+
+def test_a_word_typed_with_other_marks_is_another_word(family: SearchIndex) -> None:
+    # "đặt" (book) folds to "dat" like "đất" (land): typed with marks, it does not match the alias "cho con đất".
+    assert resolve(family, "Đặt lịch tiêm vắc xin cho con ở đâu?").decision is not Decision.CLEAR
+    assert resolve(family, "cho con đất thì làm thủ tục gì").best.code == "1.013831"
+
+
+def test_one_name_under_two_codes_is_one_choice(family: SearchIndex) -> None:
+    r = resolve(family, "đăng ký lại kết hôn thế nào")
+    assert r.decision is Decision.CLEAR and r.best.code in {"1.004746", "2.000507"}
