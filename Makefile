@@ -42,10 +42,11 @@ validate: install
 story-test: train
 	@$(PY) -m bot model story-test
 
+# The NLU on its held-out set, then realistic questions through the model and the actions (issue 10).
 eval: train
 	@$(PY) -m bot model eval
+	@$(PY) -m bot model answer-eval
 
-# Report-only for now (not part of `make test`): realistic questions through the model and the actions.
 answer-eval: train
 	@$(PY) -m bot model answer-eval
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.answers import ProcedureAdvisor
+from bot.answers import Answer, ProcedureAdvisor
 from bot.replies import Reply
 from bot.text import entity_text
 
@@ -52,7 +54,48 @@ def first_entity(tracker: Tracker, name: str) -> str | None:
     return None
 
 
+def procedure_mention(tracker: Tracker) -> str | None:
+    """The NLU's procedure mention: one the NLU mapped to a catalogue name first, else the first one.
+
+    A mapped value (a synonym: "làm giấy khai sinh" -> "Thủ tục đăng ký khai sinh") names a procedure
+    for sure; a span taken as typed may be part of the situation ("bệnh viện đã cấp giấy báo tử").
+    """
+    typed = (tracker.latest_message.get("text") or "").casefold()
+    values = [
+        value
+        for e in tracker.latest_message.get("entities") or []
+        if isinstance(e, dict) and e.get("entity") == "procedure" and (value := entity_text(e.get("value")))
+    ]
+    mapped = [v for v in values if v.casefold() not in typed]
+    return (mapped or values or [None])[0]
+
+
 def latest_intent(tracker: Tracker) -> str:
     """Name of the latest user message's intent ('' when none)."""
     intent: dict[str, Any] = tracker.latest_message.get("intent") or {}
     return str(intent.get("name") or "")
+
+
+def typed_text(tracker: Tracker) -> str | None:
+    """What the citizen typed; None for a button's payload ("/ask_documents{...}"), which names its procedure."""
+    typed = tracker.latest_message.get("text")
+    return typed if isinstance(typed, str) and typed.strip() and not typed.lstrip().startswith("/") else None
+
+
+async def in_english(tracker: Tracker) -> Answer | None:
+    """The answer to a message written in English (:mod:`bot.english`); None for any other message."""
+    from bot.english import answer_in_english
+
+    return await asyncio.to_thread(
+        answer_in_english, advisor().catalog, typed_text(tracker), previous_code=tracker.get_slot("procedure_code")
+    )
+
+
+def answered(dispatcher: CollectingDispatcher, answer: Answer) -> list[EventType]:
+    """Send an answer about a procedure; the events that keep its topic for the follow-ups."""
+    send(dispatcher, answer.reply)
+    return [
+        SlotSet("procedure_code", answer.procedure_code),
+        SlotSet("offered_intent", answer.offered_intent),
+        SlotSet("fallback_count", 0.0),
+    ]

@@ -13,7 +13,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import first_entity, latest_intent, send
+from actions.common import advisor, answered, first_entity, latest_intent, send, typed_text
+from bot import dialogue
 from bot.dossiers import render
 from bot.dossiers.codes import InvalidDossierCode, find_codes, normalise_dossier_code
 from bot.dossiers.service import DossierLookup, Verified, build_lookup, normalise_phone_last4
@@ -28,7 +29,7 @@ DIGITS_INVALID = "invalid"
 NOT_AN_ANSWER_INTENTS = frozenset(
     {
         "cancel", "deny", "goodbye", "request_human", "ask_documents", "ask_fee",
-        "ask_processing_time", "ask_where", "ask_how_online", "ask_procedure_info",
+        "ask_processing_time", "ask_where", "ask_how_online", "ask_procedure_info", "ask_conditions",
     }
 )  # fmt: skip
 
@@ -112,7 +113,15 @@ class ActionDossierStatus(Action):
         code = tracker.get_slot("dossier_code")
         digits = normalise_phone_last4(tracker.latest_message.get("text"))
         if not code:
-            dispatcher.utter_message(response="utter_ask_dossier_code")
+            # Digits with no lookup under way are not an answer to "4 số cuối?": a procedure code
+            # ("2.001955") is answered as one; anything else is not understood, never a form prompt.
+            previous = tracker.get_slot("procedure_code")
+            rescued = await asyncio.to_thread(advisor().rescue, typed_text(tracker), previous_code=previous)
+            if rescued is not None:
+                return [SlotSet("phone_last4", None), *answered(dispatcher, rescued)]
+            # Four digits alone may still mean a lookup: offer it; anything else gets the honest "not understood".
+            guess = dialogue.clarify([("track_dossier", 1.0)], {}) if digits else dialogue.offer_human()
+            send(dispatcher, guess)
             return [SlotSet("phone_last4", None)]
         if not digits:
             send(dispatcher, render.ask_phone_digits_reply())

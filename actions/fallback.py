@@ -1,24 +1,35 @@
-"""The fallback ladder and the handoff to a person."""
+"""The fallback ladder, out-of-scope messages and the handoff to a person."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import send
+from actions.common import advisor, answered, in_english, procedure_mention, send, typed_text
 from bot import dialogue
 
 
 class ActionFallbackLadder(Action):
-    """Low confidence: first ask "Ý anh/chị là …?", on a second failure in a row offer a person."""
+    """Low confidence: a procedure the words name is answered; else "Ý anh/chị là …?", then a person.
+
+    Suggestions are the question intents only when the message is about a procedure, and the
+    topic of the conversation (``procedure_code``) is kept, so the next follow-up still works.
+    """
 
     def name(self) -> str:
         return "action_fallback_ladder"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        previous = tracker.get_slot("procedure_code")
+        rescued = await in_english(tracker) or await asyncio.to_thread(
+            advisor().rescue, typed_text(tracker), mention=procedure_mention(tracker), previous_code=previous
+        )
+        if rescued is not None:
+            return answered(dispatcher, rescued)
         failures = float(tracker.get_slot("fallback_count") or 0)
         if failures >= 1:
             send(dispatcher, dialogue.offer_human())
@@ -26,8 +37,30 @@ class ActionFallbackLadder(Action):
         message = tracker.latest_message
         ranking = [(r["name"], float(r.get("confidence", 0))) for r in message.get("intent_ranking", [])]
         entities = {e["entity"]: str(e["value"]) for e in message.get("entities", []) if e.get("entity") == "procedure"}
-        send(dispatcher, dialogue.clarify(ranking, entities))
+        if previous and not entities:
+            entities = {"procedure_code": previous}
+        about_procedure = bool(entities) or dialogue.names_a_topic(typed_text(tracker))
+        send(dispatcher, dialogue.clarify(ranking, entities, questions_only=about_procedure))
         return [SlotSet("fallback_count", failures + 1)]
+
+
+class ActionOutOfScope(Action):
+    """Out of scope for the NLU: still answered when the words name a procedure; else the polite refusal."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        rescued = await in_english(tracker) or await asyncio.to_thread(
+            advisor().rescue,
+            typed_text(tracker),
+            mention=procedure_mention(tracker),
+            previous_code=tracker.get_slot("procedure_code"),
+        )
+        if rescued is not None:
+            return answered(dispatcher, rescued)
+        send(dispatcher, dialogue.out_of_scope())
+        return []
 
 
 class ActionRequestHuman(Action):

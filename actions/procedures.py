@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import advisor, first_entity, latest_intent, send
+from actions.common import advisor, answered, first_entity, in_english, latest_intent, procedure_mention, typed_text
 from bot.answers import QUESTION_INTENTS
 
 
@@ -27,25 +27,16 @@ class ActionAnswerProcedure(Action):
             if intent not in QUESTION_INTENTS:
                 dispatcher.utter_message(response="utter_anything_else")
                 return [SlotSet("offered_intent", None)]
+        english = await in_english(tracker)
+        if english is not None:
+            return answered(dispatcher, english)
         answer = await asyncio.to_thread(
             advisor().answer,
             intent,
-            mention=first_entity(tracker, "procedure"),
+            mention=procedure_mention(tracker),
             code=first_entity(tracker, "procedure_code"),
             previous_code=tracker.get_slot("procedure_code"),
             case=first_entity(tracker, "case"),
-            message=_typed_text(tracker),
+            message=typed_text(tracker),
         )
-        send(dispatcher, answer.reply)
-        offered = "ask_documents" if answer.resolved and intent == "ask_procedure_info" else None
-        return [
-            SlotSet("procedure_code", answer.procedure_code),
-            SlotSet("offered_intent", offered),
-            SlotSet("fallback_count", 0.0),
-        ]
-
-
-def _typed_text(tracker: Tracker) -> str | None:
-    """What the citizen typed; None for a button's payload ("/ask_documents{...}"), which names its procedure."""
-    typed = tracker.latest_message.get("text")
-    return typed if isinstance(typed, str) and typed.strip() and not typed.lstrip().startswith("/") else None
+        return answered(dispatcher, answer)

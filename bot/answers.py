@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.catalog.domain import Case, Fee, Procedure, SubmissionMethod
-from bot.catalog.resolve import Decision, Resolution, topic_words
+from bot.catalog.query import MAX_ASKS, asks_in
+from bot.catalog.resolve import CLEAR_SCORE, Decision, Resolution, topic_words
+from bot.catalog.search import analyse
 from bot.db.clock import to_vn
 from bot.replies import Button, Link, Reply, human_button, payload
 from bot.settings import settings
-from bot.text import fold, nfc
+from bot.text import expand, fold, nfc
 from bot.wording import text
 
 QUESTION_INTENTS = (
@@ -27,9 +29,12 @@ QUESTION_INTENTS = (
     "ask_processing_time",
     "ask_where",
     "ask_how_online",
+    "ask_conditions",
     "ask_procedure_info",
 )
 MAX_CHOICE_BUTTONS = 4
+#: Legal documents named under a conditions answer at most.
+MAX_BASIS = 3
 #: List marks the portal leaves at the start of document and section names ("- Tờ khai", "* Giấy tờ phải nộp:").
 BULLETS = "-+*•–· "
 PORTAL_HOME = "https://dichvucong.gov.vn"
@@ -51,6 +56,7 @@ QUESTION_BUTTONS = (
     ("ask_processing_time", "procedure.question.ask_processing_time"),
     ("ask_where", "procedure.question.ask_where"),
     ("ask_how_online", "procedure.question.ask_how_online"),
+    ("ask_conditions", "procedure.question.ask_conditions"),
 )
 
 
@@ -61,6 +67,8 @@ class Answer:
     reply: Reply
     procedure_code: str | None = None
     resolved: bool = False
+    #: The question a "có" (yes) answers next: the documents, after an overview.
+    offered_intent: str | None = None
 
 
 class CandidateLike(Protocol):
@@ -361,8 +369,59 @@ def overview(proc: Procedure) -> Reply:
     online = {"full": "procedure.overview.online_full", "partial": "procedure.overview.online_partial"}
     lines.append(f"• {text(online.get(proc.online_level, 'procedure.overview.online_none'))}")
     lines.append(f"\n{text('procedure.overview.which_detail')}")
-    buttons = tuple(Button(text(key), payload(intent, procedure_code=proc.code)) for intent, key in QUESTION_BUTTONS)
+    buttons = tuple(
+        Button(text(key), payload(intent, procedure_code=proc.code))
+        for intent, key in QUESTION_BUTTONS
+        if intent != "ask_conditions" or proc.requirements
+    )
     return Reply(_with_citation(proc, "\n".join(lines)), buttons)
+
+
+def conditions(proc: Procedure) -> Reply:
+    """Conditions, deadlines, obligations and eligibility: the record's own text with its legal basis.
+
+    Curated records state them in our words (``requirements`` in ``data/catalog``, from the portal's
+    ``requirementsAndConditions`` and the law); imported ones carry the portal's text. Without either,
+    the reply says plainly that it has no verified answer and offers a person.
+    """
+    if not proc.requirements:
+        return _unknown_detail(proc, text("procedure.topic.conditions"))
+    lines = [text("procedure.conditions.intro", name=_named(proc)), proc.requirements.strip()]
+    basis = [b.code for b in proc.legal_basis[:MAX_BASIS]]
+    if basis:
+        lines.append(text("procedure.conditions.basis", basis=", ".join(basis)))
+    return Reply(_with_citation(proc, "\n".join(lines)))
+
+
+def compose(proc: Procedure, intents: Sequence[str], case_index: int | None = None) -> Reply:
+    """One reply for several asks about one procedure, in the order asked, with one citation at the end.
+
+    ``intents`` are question intents (:data:`ANSWERERS`); a single one is its own answer. Buttons of
+    the parts are kept (at most :data:`MAX_CHOICE_BUTTONS`), without repeats.
+    """
+    parts = [documents(proc, case_index) if i == "ask_documents" else ANSWERERS[i](proc) for i in intents]
+    if len(parts) == 1:
+        return parts[0]
+    cite = citation(proc)
+    bodies = [p.text.rstrip().removesuffix(cite).rstrip() for p in parts]
+    buttons = list(dict.fromkeys(b for p in parts for b in p.buttons))[:MAX_CHOICE_BUTTONS]
+    links = list(dict.fromkeys(link for p in parts for link in p.links))
+    return Reply(_with_citation(proc, "\n\n".join(bodies)), tuple(buttons), tuple(links))
+
+
+def asks_of(intent: str, message: str | None) -> list[str]:
+    """The question intents to answer: those the message names (:func:`~bot.catalog.query.asks_in`), in
+    the order typed, with the NLU's ``intent`` first when the words do not name it; ``[intent]`` alone
+    for a message that names no ask (or a button's payload, ``message`` None).
+    """
+    found = asks_in(expand(message)) if message else []
+    if not found:
+        return [intent]
+    if intent not in found and intent != "ask_procedure_info":
+        found = [intent, *found]
+    if len(found) > 1 and "ask_procedure_info" in found:
+        found.remove("ask_procedure_info")
+    return found[:MAX_ASKS]
 
 
 def catalogue_only(proc: Procedure, intent: str) -> Reply:
@@ -401,6 +460,7 @@ TOPIC_LABELS = {
     "ask_processing_time": "procedure.topic.time",
     "ask_where": "procedure.topic.agency",
     "ask_how_online": "procedure.topic.online",
+    "ask_conditions": "procedure.topic.conditions",
     "ask_procedure_info": "procedure.topic.overview",
 }
 
@@ -410,6 +470,7 @@ ANSWERERS = {
     "ask_processing_time": processing_time,
     "ask_where": where,
     "ask_how_online": how_online,
+    "ask_conditions": conditions,
     "ask_procedure_info": overview,
 }
 
@@ -465,6 +526,8 @@ class ProcedureAdvisor:
         """
         if intent not in ANSWERERS:
             raise ValueError(f"not a procedure question: {intent}")
+        if mention and not analyse(mention):
+            mention = None  # the NLU tagged only filler ("xin", "thủ tục"): it names nothing
         proc = None
         if not code and message and hasattr(self.catalog, "resolve"):
             found = self._from_message(intent, message, mention, previous_code, province)
@@ -488,12 +551,51 @@ class ProcedureAdvisor:
             )
         if not proc.is_detailed:
             return Answer(catalogue_only(proc, intent), proc.code, resolved=True)
-        if intent == "ask_documents":
-            text = str(case or "")
-            # A button's case number: ASCII digits only ("²".isdigit() is True but int("²") fails).
-            index = int(text) if text.isascii() and text.isdecimal() and len(text) <= 3 else None
-            return Answer(documents(proc, index), proc.code, resolved=True)
-        return Answer(ANSWERERS[intent](proc), proc.code, resolved=True)
+        raw = str(case or "")
+        # A button's case number: ASCII digits only ("²".isdigit() is True but int("²") fails).
+        index = int(raw) if raw.isascii() and raw.isdecimal() and len(raw) <= 3 else None
+        asks = asks_of(intent, message)
+        offered = "ask_documents" if asks == ["ask_procedure_info"] else None
+        return Answer(compose(proc, asks, index), proc.code, resolved=True, offered_intent=offered)
+
+    def rescue(
+        self,
+        message: str | None,
+        *,
+        mention: str | None = None,
+        previous_code: str | None = None,
+        province: str | None = None,
+    ) -> Answer | None:
+        """A message the NLU did not read as a procedure question (out of scope, unsure) that still is one.
+
+        The whole message (with the NLU's ``mention``, if any) is ranked over the catalogue
+        (:mod:`bot.catalog.resolve`): a clear procedure
+        is answered (the asks its words name, else the overview); close candidates are offered as
+        buttons; with a procedure from the previous turn and an ask in the words ("quá hạn thì sao"),
+        the ask is answered about that procedure, so the topic survives a miss. None when the message
+        names neither a procedure nor an ask: the caller goes on with its own reply.
+        """
+        if not message or not message.strip() or not hasattr(self.catalog, "resolve"):
+            return None
+        asks = asks_in(expand(message))
+        intent = asks[0] if asks else "ask_procedure_info"
+        if mention and not analyse(mention):
+            mention = None
+        resolution = self.catalog.resolve(message, mention=mention, province=province)  # type: ignore[attr-defined]
+        best = resolution.best
+        if resolution.decision is Decision.CLEAR and best is not None and (topic_words(message) or resolution.by_code):
+            if previous_code and asks and not resolution.by_code and best.score < SWITCH_SCORE:
+                return self.answer(intent, code=previous_code, province=province, message=message)
+            return self.answer(intent, code=best.code, province=province, message=message)
+        strong = best is not None and best.score >= CLEAR_SCORE
+        if resolution.decision is Decision.CLOSE and (resolution.by_code or (strong and not previous_code)):
+            return Answer(choose_procedure(intent, resolution.candidates), previous_code)
+        if previous_code and asks:
+            return self.answer(intent, code=previous_code, province=province, message=message)
+        if asks and topic_words(message):
+            # A question about something the catalogue does not hold ("đặt vé tàu ở đâu"): never a guess.
+            return Answer(not_in_catalogue(), previous_code)
+        return None
 
     def _from_message(
         self, intent: str, message: str, mention: str | None, previous_code: str | None, province: str | None
@@ -506,7 +608,7 @@ class ProcedureAdvisor:
             if previous_code and not mention and not resolution.by_code and best.score < SWITCH_SCORE:
                 return None
             return best.code
-        if resolution.decision is Decision.CLOSE and (mention or resolution.by_code or not previous_code):
+        if resolution.decision is Decision.CLOSE and (resolution.by_code or not previous_code):
             return Answer(choose_procedure(intent, resolution.candidates), previous_code)
         if resolution.decision is Decision.NONE and mention:
             return Answer(unknown_procedure(mention), previous_code)

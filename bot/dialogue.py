@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from bot.catalog.query import asks_in
+from bot.catalog.resolve import topic_words
 from bot.replies import Button, Reply, human_button, payload
 from bot.settings import settings
+from bot.text import expand
 from bot.wording import text
 
 # The button title offered for each intent the fallback may guess (literal wording keys).
@@ -14,6 +17,7 @@ INTENT_LABELS = {
     "ask_where": "dialogue.intent.ask_where",
     "ask_how_online": "dialogue.intent.ask_how_online",
     "ask_procedure_info": "dialogue.intent.ask_procedure_info",
+    "ask_conditions": "dialogue.intent.ask_conditions",
     "track_dossier": "dialogue.intent.track_dossier",
     "request_human": "button.request_human",
     "greet": "dialogue.intent.greet",
@@ -26,14 +30,37 @@ INTENT_LABELS = {
 GUESSABLE = tuple(INTENT_LABELS)
 
 
-def clarify(ranking: list[tuple[str, float]], entities: dict[str, str]) -> Reply:
-    """First step of the fallback ladder: "Ý anh/chị là …?" with the top two guesses as buttons."""
-    guesses = [name for name, _ in ranking if name in GUESSABLE][:2]
+#: What can be asked about a procedure: the only guesses for a message about one.
+QUESTION_GUESSES = tuple(i for i in GUESSABLE if i.startswith("ask_"))
+
+
+def names_a_topic(message: str | None) -> bool:
+    """True when a message is about a procedure: it names an ask ("lệ phí", "ở đâu") or topic words."""
+    if not message:
+        return False
+    return bool(asks_in(expand(message)) or topic_words(message))
+
+
+def clarify(ranking: list[tuple[str, float]], entities: dict[str, str], *, questions_only: bool = False) -> Reply:
+    """First step of the fallback ladder: "Ý anh/chị là …?" with the top two guesses as buttons.
+
+    ``questions_only`` (a message about a procedure) keeps the guesses to the question intents:
+    greeting, subscribing or tracking a dossier mean nothing for "hộ chiếu".
+    """
+    allowed = QUESTION_GUESSES if questions_only else GUESSABLE
+    guesses = [name for name, _ in ranking if name in allowed][:2]
+    if questions_only and len(guesses) < 2:
+        guesses += [g for g in ("ask_procedure_info", "ask_documents") if g not in guesses][: 2 - len(guesses)]
     if not guesses:
         return offer_human()
     buttons = [Button(text(INTENT_LABELS[g]), payload(g, **entities)) for g in guesses]
     buttons.append(Button(text("button.not_this_ask_human"), payload("request_human")))
     return Reply(text("dialogue.clarify"), tuple(buttons))
+
+
+def out_of_scope() -> Reply:
+    """Not a public-service question: say what the assistant does, with an example (as ``utter_out_of_scope``)."""
+    return Reply(text("chat.out_of_scope"))
 
 
 def offer_human() -> Reply:

@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.catalog",
             "bot.dossiers",
             "bot.answers",
+            "bot.english",  # answers to questions written in English (glossary, no translation service)
             "bot.dialogue",
             "bot.rasa_client",
         ),
@@ -58,6 +59,7 @@ RASA_ALLOWED = ("bot.nlu", "bot.channels", "bot.runtime")
 ACTION_IMPORTS = frozenset(
     {
         "bot.answers",
+        "bot.english",
         "bot.dialogue",
         "bot.catalog.service",
         "bot.dossiers.codes",

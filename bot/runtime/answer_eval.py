@@ -16,7 +16,8 @@ Scores per question:
 * **facts**: every ``expect.facts`` string appears in the reply (case and spacing ignored).
 * **follow-ups** are scored on their last turn.
 
-Report-only for now: the table is printed and ``reports/answer_eval.json`` lists every miss.
+The table is printed and ``reports/answer_eval.json`` lists every miss; :func:`gate` fails the run
+below the bars of :data:`BARS` (``make eval`` runs it beside the NLU evaluation).
 """
 
 from __future__ import annotations
@@ -310,13 +311,15 @@ def sdk_action_runner(package: str = "actions") -> tuple[ActionRunner, frozenset
     return run, frozenset(executor.actions)
 
 
-def _collect(turn: Turn, response: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Record an action's messages on ``turn``; return its events."""
+def _collect(turn: Turn, response: dict[str, Any] | None, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    """Record an action's messages on ``turn`` (domain responses by name filled in from ``domain``); its events."""
     if not response:
         return []
     for message in response.get("responses") or []:
         if message.get("text"):
             turn.texts.append(str(message["text"]))
+        elif message.get("response"):  # a domain response by name, which Rasa fills in
+            turn.texts.append(_response_text(domain, str(message["response"])))
         turn.buttons += [b for b in message.get("buttons") or [] if isinstance(b, dict)]
     return list(response.get("events") or [])
 
@@ -346,7 +349,8 @@ class RuleConversation:
                 tracker = {"sender_id": self.sender_id, "slots": dict(self.slots), "latest_message": parse,
                            "events": [], "paused": False, "followup_action": None, "active_loop": {},
                            "latest_action_name": "action_listen"}  # fmt: skip
-                for event in _collect(turn, await self.bot.run_action(action, tracker, self.bot.domain)):
+                response = await self.bot.run_action(action, tracker, self.bot.domain)
+                for event in _collect(turn, response, self.bot.domain):
                     if event.get("event") == "slot":
                         self.slots[event["name"]] = event.get("value")
             elif action.startswith("utter_"):
@@ -412,7 +416,8 @@ class ModelConversation:
             executed = ActionExecuted(action, prediction.policy_name, prediction.max_confidence)
             if action in self.bot.custom_actions:
                 state = self.tracker.current_state(EventVerbosity.AFTER_RESTART)
-                events = _collect(turn, await self.bot.run_action(action, state, self.bot.domain_dict))
+                response = await self.bot.run_action(action, state, self.bot.domain_dict)
+                events = _collect(turn, response, self.bot.domain_dict)
                 self.tracker.update(executed, domain)
                 for event in events:
                     self.tracker.update(Event.from_parameters(event), domain)
@@ -535,6 +540,24 @@ def format_table(table: dict[str, dict[str, Any]]) -> str:
     for label, row in table.items():
         lines.append(f"{label:<14} {row['n']:>4}  {pct(row['procedure']):>9}  {row['facts_n']:>7}  {pct(row['facts'])}")
     return "\n".join(lines)
+
+
+#: The bars CI holds the answers to (issue 10): (row of the table, measure, lowest passing share).
+BARS: tuple[tuple[str, str, float], ...] = (
+    ("overall", "procedure", 0.90),
+    ("overall", "facts", 0.90),
+    ("follow_up", "procedure", 0.90),
+)
+
+
+def gate(report: dict[str, Any]) -> list[str]:
+    """One line per bar of :data:`BARS` the report falls below (a row with no items passes)."""
+    failures = []
+    for row, measure, bar in BARS:
+        value = report["table"][row][measure]
+        if value is not None and value < bar:
+            failures.append(f"{row} {measure} {value:.1%} < {bar:.0%}")
+    return failures
 
 
 def print_report(report: dict[str, Any]) -> None:

@@ -48,14 +48,21 @@ def _eval(args: argparse.Namespace) -> int:
 def _answer_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.runtime.answer_eval import EVAL_SET, evaluate, print_report
+    from bot.runtime.answer_eval import EVAL_SET, evaluate, gate, print_report
     from bot.runtime.model import ensure_model
 
     ids = [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else None
     snapshot = Path(args.snapshot) if args.snapshot else None
     report = evaluate(ensure_model(), path=Path(args.set) if args.set else EVAL_SET, snapshot=snapshot, ids=ids)
     print_report(report)
-    return 0  # report-only until the resolver of issue 10 lands
+    if ids:
+        return 0  # a chosen subset is for looking, not for the bars
+    failures = gate(report)
+    for failure in failures:
+        print(f"Answer quality gate FAILED: {failure}")
+    if not failures:
+        print("Answer quality gate passed.")
+    return 1 if failures else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -76,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_parser("story-test", help="run the test stories (rasa test core)").set_defaults(func=_story_test)
     sub.add_parser("eval", help="evaluate NLU on the held-out set; fail below the bar").set_defaults(func=_eval)
     answer = sub.add_parser(
-        "answer-eval", help="realistic questions through the model and the actions; report only (no gate yet)"
+        "answer-eval", help="realistic questions through the model and the actions; fails below the bars"
     )
     answer.add_argument("--set", help="question set (default: tests/eval/realistic_questions.yml)")
     answer.add_argument("--snapshot", help="portal snapshot directory (default: ../shared/portal-snapshot)")

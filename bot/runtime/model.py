@@ -128,6 +128,8 @@ EXPECTED_WARNINGS = (
     ("The intent 'EXTERNAL_", "external intents have no NLU examples"),
     # Rasa's validator does not see that a form asks for its slots with utter_ask_<slot>.
     ("The utterance 'utter_ask_", "forms use utter_ask_<slot> implicitly"),
+    # Sent by action_out_of_scope when the words name no procedure (domain.yml keeps the sentence).
+    ("The utterance 'utter_out_of_scope'", "sent by a custom action, not by a rule"),
 )
 
 

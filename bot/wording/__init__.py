@@ -8,7 +8,8 @@ sentence (``"dossier.ask_phone_digits"``). Placeholders are named (``{code}``)::
 Write keys as literal strings at the call site: ``tests/test_wording.py`` finds unused and
 missing keys, and placeholders the sentence does not have, by scanning the code for them.
 
-Each audience has its own file, loaded by namespace: ``citizen`` (``citizen.vi.yml``) today; the
+Each audience has its own file, loaded by namespace: ``citizen`` (``citizen.vi.yml``) and its English
+counterpart ``citizen_en`` (``citizen.en.yml``, read by :mod:`bot.english`) today; the
 help-desk console adds ``staff`` (``staff.vi.yml``) to :data:`FILES` and reads it with
 ``catalogue("staff").text(...)``.
 """
@@ -40,8 +41,9 @@ __all__ = [
 
 # The data files sit next to this module, in the package directory.
 WORDING_DIR = Path(__file__).parent
-# Namespace -> file in WORDING_DIR. Staff-facing text will be "staff": "staff.vi.yml".
-FILES: dict[str, str] = {"citizen": "citizen.vi.yml"}
+# Namespace -> file in WORDING_DIR (citizen_en: answers to questions written in English, bot.english).
+# Staff-facing text will be "staff": "staff.vi.yml".
+FILES: dict[str, str] = {"citizen": "citizen.vi.yml", "citizen_en": "citizen.en.yml"}
 DEFAULT_NAMESPACE = "citizen"
 
 # domain.yml responses (sent by Rasa itself) -> the catalogue key whose sentence each must repeat verbatim;

@@ -11,7 +11,9 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+import actions.common
 import actions.dossiers
+import actions.fallback
 import actions.procedures
 from actions.dossiers import (
     ActionDossierStatus,
@@ -20,7 +22,7 @@ from actions.dossiers import (
     ActionUnsubscribeDossier,
     ValidateDossierForm,
 )
-from actions.fallback import ActionFallbackLadder, ActionRequestHuman
+from actions.fallback import ActionFallbackLadder, ActionOutOfScope, ActionRequestHuman
 from actions.procedures import ActionAnswerProcedure
 from bot.answers import ProcedureAdvisor
 from bot.catalog.loader import load_curated
@@ -43,6 +45,9 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcedureCatal
 @pytest.fixture(autouse=True)
 def _services(catalog: ProcedureCatalog, monkeypatch: pytest.MonkeyPatch, engine: Any) -> None:
     monkeypatch.setattr(actions.procedures, "advisor", lambda: ProcedureAdvisor(catalog))
+    monkeypatch.setattr(actions.fallback, "advisor", lambda: ProcedureAdvisor(catalog))
+    monkeypatch.setattr(actions.common, "advisor", lambda: ProcedureAdvisor(catalog))
+    monkeypatch.setattr(actions.dossiers, "advisor", lambda: ProcedureAdvisor(catalog))
     from bot.dossiers.demo import seed_demo
     from bot.dossiers.service import build_lookup
 
@@ -314,3 +319,81 @@ def test_name_starting_with_thu_tuc_is_not_repeated() -> None:
     text = text_of(messages)
     assert "1.000894" in text and "thủ tục đăng ký kết hôn" in text
     assert "thủ tục Thủ tục" not in text and "Thủ tục Thủ tục" not in text
+
+
+# --- Issue 10: questions the NLU did not read as procedure questions, several asks, conditions, English ---
+
+
+def test_a_bare_procedure_code_is_answered_not_a_dossier_prompt() -> None:
+    messages, events = run(ActionDossierStatus(), tracker("1.004222", "provide_phone_digits"))
+    text = text_of(messages)
+    assert "1.004222" in text and CITATION.search(text) and "mã hồ sơ" not in text
+    assert slot(events, "procedure_code") == "1.004222"
+
+
+def test_markup_outside_a_lookup_is_not_a_dossier_prompt() -> None:
+    messages, _ = run(ActionDossierStatus(), tracker("<script>alert(1)</script>", "provide_phone_digits"))
+    text = text_of(messages)
+    assert "mã hồ sơ" not in text and "4 số" not in text
+    assert any(b["payload"] == "/request_human" for b in messages[-1]["buttons"])
+
+
+def test_out_of_scope_still_answers_a_procedure_it_names() -> None:
+    messages, events = run(ActionOutOfScope(), tracker("thủ tục đăng ký kết hôn cần những giấy tờ gì", "out_of_scope"))
+    assert "1.000894" in text_of(messages) and slot(events, "procedure_code") == "1.000894"
+
+
+def test_out_of_scope_chat_gets_the_polite_refusal() -> None:
+    messages, events = run(ActionOutOfScope(), tracker("hôm nay trời đẹp quá", "out_of_scope"))
+    assert "chưa hỗ trợ" in text_of(messages) and events == []
+
+
+def test_out_of_scope_question_about_something_else_points_to_the_portal() -> None:
+    messages, _ = run(ActionOutOfScope(), tracker("Mua vé tàu Tết về quê thì đặt ở đâu cho rẻ?", "out_of_scope"))
+    text = text_of(messages)
+    assert "dichvucong.gov.vn" in text and not re.search(r"\d\.\d{6}", text)
+
+
+def test_several_asks_get_one_reply_in_order_with_one_citation() -> None:
+    message = "Đổi bằng lái hết hạn hồ sơ gồm những gì, lệ phí bao nhiêu?"
+    t = tracker(message, "ask_documents", proc_entity("đổi bằng lái"))
+    messages, _ = run(ActionAnswerProcedure(), t)
+    text = text_of(messages)
+    assert text.index("chuẩn bị") < text.index("135.000")
+    assert len(CITATION.findall(text)) == 1 and "3.000347" in text
+
+
+def test_conditions_are_answered_from_the_record_with_the_legal_basis() -> None:
+    t = tracker("khai sinh cho con quá hạn có bị phạt không", "ask_conditions", proc_entity("khai sinh"))
+    messages, _ = run(ActionAnswerProcedure(), t)
+    text = text_of(messages)
+    assert "60 ngày" in text and "60/2014/QH13" in text and CITATION.search(text)
+
+
+def test_a_question_in_english_is_answered_in_english() -> None:
+    t = tracker("How much does the judicial record certificate cost?", "out_of_scope")
+    messages, events = run(ActionOutOfScope(), t)
+    text = text_of(messages)
+    assert "3.000333" in text and "Vietnamese" in text and "200.000" in text
+    assert slot(events, "procedure_code") == "3.000333"
+
+
+def test_the_ladder_keeps_the_topic_and_guesses_only_questions() -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "greet", "confidence": 0.3},
+        {"name": "subscribe_dossier", "confidence": 0.2},
+    ]
+    t = tracker("ưm cái đó thì sao", "nlu_fallback", ranking=ranking, slots={"procedure_code": "1.004194"})
+    messages, events = run(ActionFallbackLadder(), t)
+    payloads = [b["payload"] for b in messages[-1]["buttons"]]
+    assert all(p.startswith("/ask_") or p == "/request_human" for p in payloads), payloads
+    assert any("1.004194" in p for p in payloads)
+    assert "procedure_code" not in {e.get("name") for e in events}  # the topic survives the miss
+
+
+def test_the_ladder_answers_a_follow_up_about_the_topic() -> None:
+    t = tracker("quá hạn thì sao", "nlu_fallback", ranking=[{"name": "nlu_fallback", "confidence": 0.5}],
+                slots={"procedure_code": "1.001193"})  # fmt: skip
+    messages, events = run(ActionFallbackLadder(), t)
+    assert "60 ngày" in text_of(messages) and slot(events, "procedure_code") == "1.001193"

@@ -30,6 +30,7 @@ QUESTION_INTENTS = {
     "ask_where",
     "ask_how_online",
     "ask_procedure_info",
+    "ask_conditions",
 }
 CHITCHAT_INTENTS = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "request_human"}
 DOSSIER_INTENTS = {"track_dossier", "provide_phone_digits", "subscribe_dossier", "unsubscribe_dossier", "cancel"}
@@ -43,6 +44,7 @@ FILES_BY_INTENT = {
     "where.yml": {"ask_where"},
     "online.yml": {"ask_how_online"},
     "procedure_info.yml": {"ask_procedure_info"},
+    "conditions.yml": {"ask_conditions"},
     "dossier.yml": DOSSIER_INTENTS,
 }
 
