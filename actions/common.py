@@ -96,6 +96,13 @@ def answered(dispatcher: CollectingDispatcher, answer: Answer) -> list[EventType
     send(dispatcher, answer.reply)
     return [
         SlotSet("procedure_code", answer.procedure_code),
+        SlotSet("procedure_choices", " ".join(answer.choices) or None),
         SlotSet("offered_intent", answer.offered_intent),
         SlotSet("fallback_count", 0.0),
     ]
+
+
+def previous_choices(tracker: Tracker) -> tuple[str, ...]:
+    """The procedure codes the previous turn offered as buttons (slot ``procedure_choices``)."""
+    value = tracker.get_slot("procedure_choices")
+    return tuple(str(value).split()) if value else ()

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import advisor, answered, in_english, procedure_mention, send, typed_text
+from actions.common import advisor, answered, in_english, previous_choices, procedure_mention, send, typed_text
 from bot import dialogue
 
 
@@ -26,7 +26,11 @@ class ActionFallbackLadder(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         previous = tracker.get_slot("procedure_code")
         rescued = await in_english(tracker) or await asyncio.to_thread(
-            advisor().rescue, typed_text(tracker), mention=procedure_mention(tracker), previous_code=previous
+            advisor().rescue,
+            typed_text(tracker),
+            mention=procedure_mention(tracker),
+            previous_code=previous,
+            previous_choices=previous_choices(tracker),
         )
         if rescued is not None:
             return answered(dispatcher, rescued)
@@ -56,6 +60,7 @@ class ActionOutOfScope(Action):
             typed_text(tracker),
             mention=procedure_mention(tracker),
             previous_code=tracker.get_slot("procedure_code"),
+            previous_choices=previous_choices(tracker),
         )
         if rescued is not None:
             return answered(dispatcher, rescued)

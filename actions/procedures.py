@@ -9,7 +9,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import advisor, answered, first_entity, in_english, latest_intent, procedure_mention, typed_text
+from actions.common import (
+    advisor,
+    answered,
+    first_entity,
+    in_english,
+    latest_intent,
+    previous_choices,
+    procedure_mention,
+    typed_text,
+)
 from bot.answers import QUESTION_INTENTS
 
 
@@ -38,5 +47,6 @@ class ActionAnswerProcedure(Action):
             previous_code=tracker.get_slot("procedure_code"),
             case=first_entity(tracker, "case"),
             message=typed_text(tracker),
+            previous_choices=previous_choices(tracker),
         )
         return answered(dispatcher, answer)

@@ -69,6 +69,18 @@ class Answer:
     resolved: bool = False
     #: The question a "có" (yes) answers next: the documents, after an overview.
     offered_intent: str | None = None
+    #: The procedures offered as buttons, for a follow-up typed instead of a click.
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Offered:
+    """A procedure offered again as a button (the shape of a search candidate)."""
+
+    code: str
+    province: str | None
+    name: str
+    score: float = 0.0
 
 
 class CandidateLike(Protocol):
@@ -176,7 +188,8 @@ def _with_citation(proc: Procedure, body: str) -> str:
     return f"{body.rstrip()}\n\n{citation(proc)}"
 
 
-def _agency(proc: Procedure) -> str | None:
+def agency_label(proc: Procedure) -> str | None:
+    """The competent agency with its level ("Công an cấp xã"), else the departments; None when unknown."""
     agency = proc.competent or (proc.implementing[0] if proc.implementing else None)
     if agency is None:
         # A portal record without agencies may still name the departments that carry it out.
@@ -227,7 +240,7 @@ def documents(proc: Procedure, case_index: int | None = None) -> Reply:
         lines.append("")
         lines.append(text("procedure.documents.other_cases", count=len(others)))
         for i, other in others[:MAX_CHOICE_BUTTONS]:
-            buttons.append(Button(_short(other.name), payload("ask_documents", procedure_code=proc.code, case=str(i))))
+            buttons.append(Button(shorten(other.name), payload("ask_documents", procedure_code=proc.code, case=str(i))))
     return Reply(_with_citation(proc, "\n".join(lines)), tuple(buttons))
 
 
@@ -301,7 +314,7 @@ def processing_time(proc: Procedure) -> Reply:
 
 def where(proc: Procedure) -> Reply:
     """The competent agency at its level after the 2025 two-tier reform, and the ways to file."""
-    agency = _agency(proc)
+    agency = agency_label(proc)
     if not agency:
         return _unknown_detail(proc, text("procedure.topic.agency"))
     lines = [text("procedure.where.agency", name=_named(proc), agency=agency)]
@@ -348,16 +361,17 @@ def overview(proc: Procedure) -> Reply:
     if not proc.is_detailed:
         return _unknown_detail(proc, text("procedure.topic.overview"))
     lines = [text("procedure.overview.intro", name=_named(proc))]
-    agency = _agency(proc)
+    agency = agency_label(proc)
     if agency:
         lines.append(f"• {text('procedure.overview.agency', agency=agency)}")
     case = proc.common_case
     if case and _is_section(case):
         # A dossier the portal lists in parts: count every part, named after the procedure.
         count = sum(len(c.documents) for c in proc.cases if _is_section(c))
-        lines.append(f"• {text('procedure.overview.documents', count=count, case=_short(_named(proc), 80))}")
+        lines.append(f"• {text('procedure.overview.documents', count=count, case=shorten(_named(proc), 80))}")
     elif case:
-        lines.append(f"• {text('procedure.overview.documents', count=len(case.documents), case=_short(case.name, 80))}")
+        described = text("procedure.overview.documents", count=len(case.documents), case=shorten(case.name, 80))
+        lines.append(f"• {described}")
     first = proc.method("online") or (proc.methods[0] if proc.methods else None)
     if first:
         method = method_label(first.kind).lower() if first.kind in METHOD_LABELS else ""
@@ -411,14 +425,14 @@ def compose(proc: Procedure, intents: Sequence[str], case_index: int | None = No
 
 def asks_of(intent: str, message: str | None) -> list[str]:
     """The question intents to answer: those the message names (:func:`~bot.catalog.query.asks_in`), in
-    the order typed, with the NLU's ``intent`` first when the words do not name it; ``[intent]`` alone
+    the order typed, with the NLU's ``intent`` after them when the words do not name it; ``[intent]`` alone
     for a message that names no ask (or a button's payload, ``message`` None).
     """
     found = asks_in(expand(message)) if message else []
     if not found:
         return [intent]
     if intent not in found and intent != "ask_procedure_info":
-        found = [intent, *found]
+        found = [*found, intent]  # the words come first: the NLU's guess adds to them
     if len(found) > 1 and "ask_procedure_info" in found:
         found.remove("ask_procedure_info")
     return found[:MAX_ASKS]
@@ -448,7 +462,8 @@ def _unknown_detail(proc: Procedure, topic: str) -> Reply:
     return Reply(_with_citation(proc, body), (human_button(),))
 
 
-def _short(value: str, limit: int = 60) -> str:
+def shorten(value: str, limit: int = 60) -> str:
+    """``value`` on one line, cut to ``limit`` characters with "…" (button titles, quoted mentions)."""
     value = " ".join(value.split())
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
@@ -485,7 +500,7 @@ def ask_which_procedure() -> Reply:
 
 def unknown_procedure(mention: str) -> Reply:
     """The catalogue does not know the procedure: say so, point to the portal, offer a human."""
-    return Reply(text("procedure.unknown", mention=_short(mention, 80), portal=PORTAL_HOME), (human_button(),))
+    return Reply(text("procedure.unknown", mention=shorten(mention, 80), portal=PORTAL_HOME), (human_button(),))
 
 
 def not_in_catalogue() -> Reply:
@@ -496,9 +511,20 @@ def not_in_catalogue() -> Reply:
 def choose_procedure(intent: str, candidates: Sequence[CandidateLike]) -> Reply:
     """Ambiguous mention: at most four candidates as buttons that repeat the question."""
     buttons = tuple(
-        Button(_short(c.name), payload(intent, procedure_code=c.code)) for c in candidates[:MAX_CHOICE_BUTTONS]
+        Button(shorten(c.name), payload(intent, procedure_code=c.code)) for c in candidates[:MAX_CHOICE_BUTTONS]
     )
     return Reply(text("procedure.choose"), buttons)
+
+
+def _choices(intent: str, candidates: Sequence[CandidateLike], previous_code: str | None) -> Answer:
+    """Offer ``candidates`` as buttons and remember them (a follow-up may be typed instead of a click)."""
+    codes = tuple(dict.fromkeys(c.code for c in candidates))[:MAX_CHOICE_BUTTONS]
+    return Answer(choose_procedure(intent, candidates), previous_code, choices=codes)
+
+
+def _naming(mention: str | None) -> str | None:
+    """The NLU's mention, or None when it holds only filler ("xin", "thủ tục"): it names nothing."""
+    return mention if mention and analyse(mention) else None
 
 
 class ProcedureAdvisor:
@@ -517,20 +543,24 @@ class ProcedureAdvisor:
         case: str | None = None,
         province: str | None = None,
         message: str | None = None,
+        previous_choices: Sequence[str] = (),
     ) -> Answer:
         """Answer ``intent`` about the procedure named by ``code``, ``mention``, ``message`` or the previous turn.
 
         ``message`` is the citizen's whole text: it is ranked over the whole catalogue
         (:mod:`bot.catalog.resolve`) with the NLU's ``mention`` as a strong signal, so a
-        procedure named plainly or by its code is found without an entity.
+        procedure named plainly or by its code is found without an entity. ``previous_choices``
+        are the procedures the previous turn offered: a follow-up that names none ("mất bao lâu")
+        offers them again, with the new question.
         """
         if intent not in ANSWERERS:
             raise ValueError(f"not a procedure question: {intent}")
-        if mention and not analyse(mention):
-            mention = None  # the NLU tagged only filler ("xin", "thủ tục"): it names nothing
+        mention = _naming(mention)
         proc = None
         if not code and message and hasattr(self.catalog, "resolve"):
-            found = self._from_message(intent, message, mention, previous_code, province)
+            found = self._from_message(
+                intent, message, mention, previous_code, province, earlier=bool(previous_code or previous_choices)
+            )
             if isinstance(found, Answer):
                 return found
             code = found
@@ -541,10 +571,12 @@ class ProcedureAdvisor:
             if not candidates:
                 return Answer(unknown_procedure(mention), previous_code)
             if len(candidates) > 1 and self.catalog.is_ambiguous(candidates):
-                return Answer(choose_procedure(intent, candidates), previous_code)
+                return _choices(intent, candidates, previous_code)
             proc = self.catalog.get(candidates[0].code, candidates[0].province)
         elif previous_code:
             proc = self.catalog.get(previous_code, province) or self.catalog.get(previous_code)
+        elif previous_choices:
+            return self._offer_again(intent, previous_choices, province)
         if proc is None:
             return Answer(
                 unknown_procedure(code or mention) if (code or mention) else ask_which_procedure(), previous_code
@@ -564,24 +596,23 @@ class ProcedureAdvisor:
         *,
         mention: str | None = None,
         previous_code: str | None = None,
+        previous_choices: Sequence[str] = (),
         province: str | None = None,
     ) -> Answer | None:
         """A message the NLU did not read as a procedure question (out of scope, unsure) that still is one.
 
         The whole message (with the NLU's ``mention``, if any) is ranked over the catalogue
-        (:mod:`bot.catalog.resolve`): a clear procedure
-        is answered (the asks its words name, else the overview); close candidates are offered as
-        buttons; with a procedure from the previous turn and an ask in the words ("quá hạn thì sao"),
-        the ask is answered about that procedure, so the topic survives a miss. None when the message
-        names neither a procedure nor an ask: the caller goes on with its own reply.
+        (:mod:`bot.catalog.resolve`): a clear procedure is answered (the asks its words name, else the
+        overview); close candidates are offered as buttons; with a procedure from the previous turn and
+        an ask in the words ("quá hạn thì sao"), the ask is answered about that procedure, so the topic
+        survives a miss; an ask about a topic the catalogue does not hold is told so. None when the
+        message names neither a procedure nor an ask: the caller goes on with its own reply.
         """
         if not message or not message.strip() or not hasattr(self.catalog, "resolve"):
             return None
         asks = asks_in(expand(message))
         intent = asks[0] if asks else "ask_procedure_info"
-        if mention and not analyse(mention):
-            mention = None
-        resolution = self.catalog.resolve(message, mention=mention, province=province)  # type: ignore[attr-defined]
+        resolution = self.catalog.resolve(message, mention=_naming(mention), province=province)  # type: ignore[attr-defined]
         best = resolution.best
         if resolution.decision is Decision.CLEAR and best is not None and (topic_words(message) or resolution.by_code):
             if previous_code and asks and not resolution.by_code and best.score < SWITCH_SCORE:
@@ -589,30 +620,51 @@ class ProcedureAdvisor:
             return self.answer(intent, code=best.code, province=province, message=message)
         strong = best is not None and best.score >= CLEAR_SCORE
         if resolution.decision is Decision.CLOSE and (resolution.by_code or (strong and not previous_code)):
-            return Answer(choose_procedure(intent, resolution.candidates), previous_code)
+            return _choices(intent, resolution.candidates, previous_code)
         if previous_code and asks:
             return self.answer(intent, code=previous_code, province=province, message=message)
+        if previous_choices and asks and resolution.decision is not Decision.CLEAR:
+            return self._offer_again(intent, previous_choices, province)
         if asks and topic_words(message):
             # A question about something the catalogue does not hold ("đặt vé tàu ở đâu"): never a guess.
             return Answer(not_in_catalogue(), previous_code)
         return None
 
+    def _offer_again(self, intent: str, codes: Sequence[str], province: str | None) -> Answer:
+        """The procedures of the previous turn's buttons, offered again for the new question."""
+        procs = [p for p in (self.catalog.get(c, province) or self.catalog.get(c) for c in codes) if p is not None]
+        if not procs:
+            return Answer(ask_which_procedure())
+        offered = [_Offered(p.code, p.province, p.name) for p in procs]
+        return _choices(intent, offered, None)
+
     def _from_message(
-        self, intent: str, message: str, mention: str | None, previous_code: str | None, province: str | None
+        self,
+        intent: str,
+        message: str,
+        mention: str | None,
+        previous_code: str | None,
+        province: str | None,
+        *,
+        earlier: bool = False,
     ) -> Answer | str | None:
-        """The code the message names, a reply (choices, or nothing found), or None to go on as before."""
+        """The code the message names, a reply (choices, or nothing found), or None to go on as before.
+
+        ``earlier``: the previous turn gave a topic (a procedure, or buttons to choose from), which a
+        follow-up keeps unless the message surely names another procedure.
+        """
         resolution = self.catalog.resolve(message, mention=mention, province=province)  # type: ignore[attr-defined]
         best = resolution.best
         if resolution.decision is Decision.CLEAR and best is not None:
             # A follow-up ("còn lệ phí thì sao?") keeps its topic unless the message surely names another one.
-            if previous_code and not mention and not resolution.by_code and best.score < SWITCH_SCORE:
+            if earlier and not mention and not resolution.by_code and best.score < SWITCH_SCORE:
                 return None
             return best.code
-        if resolution.decision is Decision.CLOSE and (resolution.by_code or not previous_code):
-            return Answer(choose_procedure(intent, resolution.candidates), previous_code)
+        if resolution.decision is Decision.CLOSE and (resolution.by_code or not earlier):
+            return _choices(intent, resolution.candidates, previous_code)
         if resolution.decision is Decision.NONE and mention:
             return Answer(unknown_procedure(mention), previous_code)
-        if resolution.decision is Decision.NONE and not previous_code and topic_words(message):
+        if resolution.decision is Decision.NONE and not earlier and topic_words(message):
             # A topic the catalogue does not hold ("mở thẻ tín dụng cần gì"): never a guess. A bare
             # question ("cần giấy tờ gì") has no topic words and goes on to ask which procedure.
             return Answer(not_in_catalogue(), previous_code)

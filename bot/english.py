@@ -23,11 +23,11 @@ from bot.answers import (
     BULLETS,
     MAX_CHOICE_BUTTONS,
     Answer,
-    _agency,
-    _short,
+    agency_label,
     citation,
     format_fee,
     format_time,
+    shorten,
     source_url,
 )
 from bot.catalog.domain import Case, Fee, Procedure
@@ -376,7 +376,7 @@ def _time(proc: Procedure) -> list[str]:
 
 
 def _where(proc: Procedure) -> list[str]:
-    agency = _agency(proc)
+    agency = agency_label(proc)
     lines = [_en.text("english.where.agency", agency=agency or _en.text("english.not_stated"))]
     kinds = [_method(m.kind) for m in proc.methods]
     if kinds:
@@ -427,7 +427,7 @@ def english_answer(proc: Procedure, asks: list[str] | tuple[str, ...]) -> Reply:
     """
     lines = [_en.text("english.intro", name=" ".join(nfc(proc.name).split()), code=proc.code)]
     if not proc.is_detailed:
-        agency = ", ".join(proc.departments) or proc.promulgated_by or _agency(proc)
+        agency = ", ".join(proc.departments) or proc.promulgated_by or agency_label(proc)
         if agency:
             lines.append(_en.text("english.where.agency", agency=agency))
         lines += [_en.text("english.catalogue_only", url=source_url(proc)), "", _en.text("english.vietnamese_note")]
@@ -463,7 +463,6 @@ def answer_in_english(
     resolution = english_resolution(catalog, message, province=province)
     best = resolution.best
     if resolution.decision is Decision.NONE and previous_code and not vietnamese_query(message):
-        best = None
         proc = catalog.get(previous_code, province) or catalog.get(previous_code)
         if proc is not None:
             return Answer(english_answer(proc, asks), proc.code, resolved=True)
@@ -473,7 +472,7 @@ def answer_in_english(
             return Answer(english_answer(proc, asks), proc.code, resolved=True)
     if resolution.decision is Decision.CLOSE:
         buttons = tuple(
-            Button(_short(c.name), payload(asks[0], procedure_code=c.code))
+            Button(shorten(c.name), payload(asks[0], procedure_code=c.code))
             for c in resolution.candidates[:MAX_CHOICE_BUTTONS]
         )
         return Answer(Reply(_en.text("english.choose"), buttons), previous_code)

@@ -118,7 +118,11 @@ def test_glossary_phrases_are_plain_lower_case_and_longest_first() -> None:
         ("How do I get a work permit?", "cấp giấy phép lao động cho người lao động nước ngoài làm việc tại việt nam"),
         ("How do we register the marriage?", "đăng ký kết hôn"),
         ("I am French. How do we register the marriage?", "đăng ký kết hôn có yếu tố nước ngoài"),
-        ("I have a foreign driving licence. Can I exchange it?", "đổi giấy phép lái xe"),
+        (
+            "I have a foreign driving licence. Can I exchange it?",
+            "đổi giấy phép lái xe hoặc bằng lái xe của người nước ngoài",
+        ),
+        ("Can I renew my driving licence?", "gia hạn đổi giấy phép lái xe"),
         ("How do I get certified copies of my passport?", "chứng thực bản sao từ bản chính"),
         ("What is the weather like?", ""),
         ("Can I exchange it?", ""),
@@ -135,11 +139,11 @@ ISSUE_QUESTIONS = [
     ("How do I get a work permit for foreigners?", {"1.014199"}),
     ("I want to marry my Vietnamese girlfriend. What documents do we need to register the marriage?", {"2.000806"}),
     ("How can I apply for a temporary residence card?", {"1.003460", "1.003358", "3.000249"}),
-    ("I have a foreign driving licence. Can I exchange it for a Vietnamese driving licence?", {"3.000347"}),
+    ("I have a foreign driving licence. Can I exchange it for a Vietnamese driving licence?", {"3.000351"}),
     ("Our baby was born in HCMC, I am French and my wife is Vietnamese. How do we register the birth?", {"2.000528"}),
     ("How do I get certified copies of my passport?", {"2.000815"}),
     ("I want to open a small one-member limited company. What is the registration fee?", {"2.001583"}),
-    ("I am renting an apartment. Do I need to register my temporary residence with the local police?", {"2.001159"}),
+    ("I am renting an apartment. Do I need to register my temporary residence with the local police?", {"1.000253"}),
 ]
 # Questions written for this test, not derived from the issue's.
 OWN_QUESTIONS = [
@@ -160,15 +164,63 @@ OWN_QUESTIONS = [
     ("I'm American. How do I get a temporary residence card and how long does it take?", {"3.000249"}),
     ("Can I apply for unemployment benefits after my contract ended?", {"1.014748"}),
     ("Where do I get my signature certified on a contract?", {"1.001590"}),
-    ("How do I exchange my UK driver's license?", {"3.000347"}),
+    ("How do I exchange my UK driver's license?", {"3.000351"}),
     ("I lost my Vietnamese driving licence. How do I get a replacement?", {"3.000348"}),
-    ("My landlord says I have to declare my stay. How do I do it?", {"2.001159"}),
+    ("My landlord says I have to declare my stay. How do I do it?", {"1.000253"}),
     ("How do I register a death of a foreign relative in Vietnam?", {"1.001766"}),
+]  # fmt: skip
+# Expat vocabulary: renewals, foreign licences, guests, citizenship, adoption, copies, deaths, businesses.
+GLOSSARY_QUESTIONS = [
+    ("My work permit expires next month, how do I renew it?", {"1.014201"}),
+    ("Can I extend my work permit?", {"1.014201"}),
+    ("How long does a work permit extension take?", {"1.014201"}),
+    ("My visa is about to expire. Where can I extend it?", {"1.001146"}),
+    ("How do I get an extension of my stay in Vietnam?", {"1.001146"}),
+    ("My visa expired last week, what should I do?", {"1.001146"}),
+    ("How do I renew my temporary residence card?", {"3.000249"}),
+    ("Can I convert my Australian driving licence into a Vietnamese one?", {"3.000351"}),
+    ("I have an international driving permit. Can I swap it for a local licence?", {"3.000351"}),
+    ("How do I exchange my foreign driver's license?", {"3.000351"}),
+    ("I run a homestay. How do I report my foreign guests to the police?", {"1.000253"}),
+    ("I own a small hotel, how do we declare guests staying overnight?", {"1.000253"}),
+    ("As a landlord, do I have to report a foreigner renting my flat?", {"1.000253"}),
+    ("How can I become a Vietnamese citizen?", {"2.002039"}),
+    ("I have lived here for ten years and want to apply for Vietnamese citizenship", {"2.002039"}),
+    ("What is the process for naturalization in Vietnam?", {"2.002039"}),
+    ("How do I renounce my Vietnamese citizenship?", {"2.002036"}),
+    ("We are a foreign couple and would like to adopt a child from an orphanage", {"1.003976"}),
+    ("Can foreigners adopt a Vietnamese child?", {"1.003976"}),
+    ("I lost my birth certificate. How can I get a copy?", {"2.000635"}),
+    ("Where can I request a copy of my son's birth certificate?", {"2.000635"}),
+    ("I'm Canadian and want to marry my Vietnamese fiancee. What do we need?", {"2.000806"}),
+    ("My husband is German and I am Vietnamese. How do we register our newborn?", {"2.000528"}),
+    ("A foreign friend passed away in Hanoi. How do we register his death?", {"1.001766"}),
+    ("Is my job exempt from a work permit? How do I get confirmation of exemption?", {"1.014196"}),
+    ("I need a police certificate to apply for a job abroad", {"3.000333"}),
+    ("Where can I get my diploma notarized?", {"2.000815"}),
+    ("How do I register my motorbike as a foreigner?", {"1.013067"}),
+    ("How can a foreigner register a business in Vietnam?", {"1.009664"}),
+    ("How do I declare temporary residence for a foreigner?", {"1.000253"}),
+    ("How do I renew my Vietnamese driving licence?", {"3.000347"}),
+    ("I lost my Vietnamese driving licence, how do I get a replacement?", {"3.000348"}),
+    ("My passport has expired, how do I get a new one?", {"1.001456"}),
+    ("I lost my work permit. Can I get it reissued?", {"1.014200"}),
+    ("How do I get a work permit?", {"1.014199"}),
+    ("How do I get a visa at the immigration office here?", {"1.001194"}),
+    ("I want to start a business. How do I register a company?", {"2.001583"}),
+    ("Where do I register a business household?", {"1.001612"}),
+    ("Can I get notarised copies of my degree?", {"2.000815"}),
+    ("Do I need a certificate of good conduct for my job?", {"3.000333"}),
+    ("How do I get a scooter registration?", {"1.013067"}),
 ]  # fmt: skip
 OFF_TOPIC = [
     "I would like to open a bank account in Vietnam, which documents do I need?",
     "What's the weather like in Hanoi tomorrow?",
     "Can you recommend a good restaurant?",
+    "How do I open a bank account?",
+    "Where is the best pho in Hanoi?",
+    "I want to book a flight to Bangkok",
+    "Can you recommend a good dentist in Saigon?",
 ]
 
 
@@ -202,7 +254,7 @@ def _held(catalog: ProcedureCatalog, codes: set[str]) -> bool:
     return any(catalog.get(code) for code in codes)
 
 
-@pytest.mark.parametrize(("text", "codes"), ISSUE_QUESTIONS + OWN_QUESTIONS)
+@pytest.mark.parametrize(("text", "codes"), ISSUE_QUESTIONS + OWN_QUESTIONS + GLOSSARY_QUESTIONS)
 def test_curated_catalogue_resolves_what_it_holds(curated: ProcedureCatalog, text: str, codes: set[str]) -> None:
     if not _held(curated, codes):
         pytest.skip(f"{sorted(codes)} only in the national import")
@@ -210,7 +262,7 @@ def test_curated_catalogue_resolves_what_it_holds(curated: ProcedureCatalog, tex
     assert found.decision is Decision.CLEAR and found.best is not None and found.best.code in codes, found
 
 
-@pytest.mark.parametrize(("text", "codes"), ISSUE_QUESTIONS + OWN_QUESTIONS)
+@pytest.mark.parametrize(("text", "codes"), ISSUE_QUESTIONS + OWN_QUESTIONS + GLOSSARY_QUESTIONS)
 def test_national_catalogue_resolves_clearly(national: ProcedureCatalog, text: str, codes: set[str]) -> None:
     found = english_resolution(national, text)
     assert found.decision is Decision.CLEAR and found.best is not None and found.best.code in codes, found

@@ -59,7 +59,7 @@ QUESTION_PHRASES: tuple[str, ...] = (
     "het bao nhieu", "mat bao nhieu", "bao nhieu", "mat bao lau", "bao lau",
     "mat phi", "mat tien", "ton phi", "ton tien", "mat may ngay", "mat thoi gian",  # a cost, not a loss
     "le phi", "o dau", "nop o dau", "lam o dau",
-    "duoc khong", "co duoc khong", "phai khong", "khong a",
+    "duoc khong", "co duoc khong", "phai khong", "khong a", "la gi", "hay khong",
     "gi", "nao", "lam",  # "lâm"/"làm" is a loss we accept
 )  # fmt: skip
 
@@ -187,10 +187,11 @@ def asks_in(expanded: str) -> list[str]:
 #: (pattern, the catalogue words it points to). "Mất" is a loss, not a cost ("mất phí", "mất bao lâu").
 VARIANT_HINTS: tuple[tuple[str, str], ...] = (
     # A thing lost, not a person who died ("bố tôi mất") nor a cost ("mất phí", "mất bao lâu").
-    (r"\b(bi|lam|danh|danh roi) mat\b|^mat\b|\bmat (the|so|giay|bang|can cuoc|ho chieu|vi|cap|het|ca)\b", "cap lai"),
-    (r"\b(lam lai|xin lai|cap lai|that lac|bi chay|chay)\b", "cap lai"),
-    # Damaged or outdated: the card is exchanged (Luật Căn cước, Art. 24); the BHYT record says "đổi" too.
-    (r"\b(doi|cap doi|het han|sai thong tin|doi sang|hong|rach|gay|mo|nhoe|bong troc)\b", "doi"),
+    (r"\b(bi|lam|danh|danh roi) mat\b|^mat\b|\bmat (the|so|giay|bang|can cuoc|ho chieu|vi|cap)\b", "cap lai"),
+    # Lost or damaged beyond use: re-issued (Luật Căn cước 26/2023/QH15, Art. 24(2)).
+    (r"\b(lam lai|xin lai|cap lai|that lac|bi chay|chay|hong|rach|gay)\b", "cap lai"),
+    # Outdated or wrong: exchanged (Art. 24(1)); the insurance record says "đổi" too.
+    (r"\b(doi|cap doi|het han|sai thong tin|doi sang)\b", "doi"),
     # A mistake to put right: the portal says "điều chỉnh" (insurance) or "cải chính" (civil status).
     (r"\b(sai|sua|dieu chinh|thay doi thong tin|ghi nham)\b", "dieu chinh"),
     (r"\b(sai|sua|cai chinh|ghi nham)\b", "cai chinh"),

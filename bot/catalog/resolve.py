@@ -146,14 +146,17 @@ def _combine(entity: list[Candidate], message: list[Candidate]) -> list[Candidat
     return merged
 
 
-def _marked_words(text: str) -> dict[str, set[str]]:
-    """Folded word -> the words typed for it (lower case, NFC), for the words typed with marks."""
-    out: dict[str, set[str]] = {}
+def _typed_words(text: str) -> tuple[dict[str, set[str]], set[str]]:
+    """The words typed with marks (folded -> as typed, lower case NFC) and those typed without any."""
+    marked: dict[str, set[str]] = {}
+    plain: set[str] = set()
     for word in re.findall(r"\w+", nfc(text).lower()):
         folded = fold(word)
         if folded != word:
-            out.setdefault(folded, set()).add(word)
-    return out
+            marked.setdefault(folded, set()).add(word)
+        else:
+            plain.add(word)
+    return marked, plain
 
 
 def _rescored(ranked: list[Candidate], delta: Callable[[Candidate], float]) -> list[Candidate]:
@@ -170,16 +173,21 @@ def _check_marks(ranked: list[Candidate], text: str) -> list[Candidate]:
     """Take off the share of a match made of words whose marks differ from the typed word's.
 
     "Đặt lịch" matching the alias "cho con đất" loses a third of its score: only two of its three
-    words were typed. Only for a message typed with marks (a message without any is read folded).
+    words were typed; "là" is not the "La" of "La Hay". Only for a message typed with marks (a
+    message without any is read folded).
     """
-    typed = _marked_words(text)
-    if not typed:
+    marked, plain = _typed_words(text)
+    if not marked:
         return ranked
+
+    def other_word(word: str) -> bool:
+        folded = fold(word)
+        return folded in marked and word not in marked[folded] and not (word == folded and word in plain)
 
     def penalty(c: Candidate) -> float:
         matched = re.findall(r"\w+", nfc(c.matched).lower())
-        wrong = [w for w in matched if fold(w) in typed and fold(w) != w and w not in typed[fold(w)]]
-        return -c.score * len(wrong) / len(matched) if matched else 0.0
+        wrong = sum(other_word(w) for w in matched)
+        return -c.score * wrong / len(matched) if matched else 0.0
 
     return _rescored(ranked, penalty)
 
@@ -211,14 +219,24 @@ def _favour_variants(ranked: list[Candidate], hints: list[str], said: str = "") 
         return sum(f" {h} " in said for h in hints)
 
     top = ranked[0].score
-    family = [c for c in ranked if top - c.score <= VARIANT_WINDOW]
+    # The family: candidates near the best that are relevant on their own (a weak pool is no family).
+    family = [c for c in ranked if top - c.score <= VARIANT_WINDOW and c.score >= RELEVANT_SCORE]
+    if not family:
+        return ranked
     most = max(held(c) for c in family)
     if most == 0:
         return ranked
     if held(ranked[0]) == most:
         # The best is the variant named; each hint it holds widens its lead over those without.
         return _rescored(ranked, lambda c: VARIANT_BONUS * held(c))
-    lifted = [c for c in family if held(c) == most]
+    # Only a variant of the same thing is lifted: it shares a word of the message with the best
+    # ("tạm trú" for an extension of "Đăng ký tạm trú"), so "cho bé 5 tuổi" does not turn a passport
+    # question into the under-14 identity card.
+    asked = set(said.split()) - GENERIC_WORDS
+    same = set(expand(ranked[0].name).split()) & asked
+    lifted = [c for c in family if held(c) == most and set(expand(c.name).split()) & same]
+    if not lifted:
+        return ranked
     lift = top - lifted[0].score + VARIANT_BONUS
     return _rescored(ranked, lambda c: lift if c in lifted else 0.0)
 

@@ -111,6 +111,11 @@ _PRECISION_FLOOR = 0.5
 _CONTAIN_EXP = 2.0
 _CONTAIN_SHARE = 0.9
 _CONTAIN_EVIDENCE = 2.0
+# A query word this rare (idf; about 1 entry in 400 of the national catalogue) names a topic by itself;
+# a string holding every such word scores _RARE_SHARE * (floor + (1 - floor) * precision) at least.
+_RARE_IDF = 6.0
+_RARE_SHARE = 0.9
+_RARE_FLOOR = 0.6
 # Share of the final score from rapidfuzz's character-level similarity.
 _FUZZ_SHARE = 0.25
 _FUZZ_SCORER = fuzz.token_sort_ratio
@@ -457,8 +462,13 @@ class SearchIndex:
             return []
         n_str = len(self._str_text)
         matched = np.zeros(n_str, dtype=np.float64)
+        matched_rare = np.zeros(n_str, dtype=np.float64)
+        rare_weight = 0.0
         for word, weight, certainty in terms:
             matched[self._postings[word]] += weight * certainty
+            if weight >= _RARE_IDF and certainty == 1.0:
+                matched_rare[self._postings[word]] += weight
+                rare_weight += weight
         hits = np.flatnonzero(matched)
         if hits.size == 0:
             return []
@@ -474,6 +484,15 @@ class SearchIndex:
             matched[hits] / (_CONTAIN_EVIDENCE * self._min_evidence), 1.0
         )
         word_score = np.maximum(word_score, _CONTAIN_SHARE * contained)
+        if rare_weight > 0:
+            # Every rare word of the question found ("karaoke", "di chúc", "tách thửa"): strong evidence
+            # even in a long portal name the message covers only in part.
+            # ... and at least one more word of the question ("karaoke" + "giấy phép"; not "tiết" alone).
+            found_rare = (matched_rare[hits] >= rare_weight - 1e-9) & (
+                matched[hits] - matched_rare[hits] >= 0.5 * self._min_evidence
+            )
+            rare_score = _RARE_SHARE * (_RARE_FLOOR + (1.0 - _RARE_FLOOR) * precision)
+            word_score = np.where(found_rare, np.maximum(word_score, rare_score), word_score)
         # The fuzzy share can add at most _FUZZ_SHARE; prune what cannot reach MIN_SCORE.
         keep = word_score * (1.0 - _FUZZ_SHARE) * 100.0 + _FUZZ_SHARE * 100.0 + CURATED_BOOST >= MIN_SCORE
         hits, word_score = hits[keep], word_score[keep]

@@ -31,18 +31,22 @@ def _validate(args: argparse.Namespace) -> int:
     return validate_data()
 
 
+def _verdict(name: str, failures: list[str]) -> int:
+    """Print a quality gate's failures (or that it passed); the exit status."""
+    for failure in failures:
+        print(f"{name} quality gate FAILED: {failure}")
+    if not failures:
+        print(f"{name} quality gate passed.")
+    return 1 if failures else 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from bot.runtime.evaluation import evaluate, gate, print_report
     from bot.runtime.model import ensure_model
 
     report = evaluate(ensure_model())
     print_report(report)
-    failures = gate(report)
-    for failure in failures:
-        print(f"NLU quality gate FAILED: {failure}")
-    if not failures:
-        print("NLU quality gate passed.")
-    return 1 if failures else 0
+    return _verdict("NLU", gate(report))
 
 
 def _answer_eval(args: argparse.Namespace) -> int:
@@ -55,14 +59,8 @@ def _answer_eval(args: argparse.Namespace) -> int:
     snapshot = Path(args.snapshot) if args.snapshot else None
     report = evaluate(ensure_model(), path=Path(args.set) if args.set else EVAL_SET, snapshot=snapshot, ids=ids)
     print_report(report)
-    if ids:
-        return 0  # a chosen subset is for looking, not for the bars
-    failures = gate(report)
-    for failure in failures:
-        print(f"Answer quality gate FAILED: {failure}")
-    if not failures:
-        print("Answer quality gate passed.")
-    return 1 if failures else 0
+    # A chosen subset is for looking, not for the bars.
+    return 0 if ids else _verdict("Answer", gate(report))
 
 
 def _run(args: argparse.Namespace) -> int:

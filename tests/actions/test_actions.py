@@ -397,3 +397,16 @@ def test_the_ladder_answers_a_follow_up_about_the_topic() -> None:
                 slots={"procedure_code": "1.001193"})  # fmt: skip
     messages, events = run(ActionFallbackLadder(), t)
     assert "60 ngày" in text_of(messages) and slot(events, "procedure_code") == "1.001193"
+
+
+def test_a_follow_up_typed_instead_of_a_click_gets_the_choices_again() -> None:
+    messages, events = run(
+        ActionAnswerProcedure(), tracker("bằng lái bao nhiêu tiền", "ask_fee", proc_entity("bằng lái"))
+    )
+    offered = slot(events, "procedure_choices")
+    assert offered and len(offered.split()) >= 2
+    t = tracker("mất bao lâu", "ask_processing_time", slots={"procedure_choices": offered})
+    messages, events = run(ActionAnswerProcedure(), t)
+    payloads = [b["payload"] for b in messages[-1]["buttons"]]
+    assert payloads and all(p.startswith("/ask_processing_time{") for p in payloads)
+    assert {c for p in payloads for c in re.findall(r"\d\.\d{6}", p)} == set(offered.split())

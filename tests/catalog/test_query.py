@@ -44,7 +44,7 @@ def test_at_most_max_asks() -> None:
         ("căn cước cho trẻ dưới 14 tuổi", {"duoi 14 tuoi"}, {"duoi 6 tuoi"}),
         ("cháu 15 tuổi làm căn cước", set(), {"duoi 14 tuoi"}),
         ("bố tôi mất để lại mảnh đất", set(), {"cap lai"}),  # died, not lost
-        ("thẻ bị gãy đôi", {"doi"}, {"cap lai"}),  # damaged: exchanged
+        ("thẻ bị gãy", {"cap lai"}, {"doi"}),  # damaged beyond use: re-issued (Luật Căn cước, Art. 24(2))
         ("đăng ký xe lần đầu toàn trình", {"lan dau", "truc tuyen toan trinh"}, set()),
     ],
 )

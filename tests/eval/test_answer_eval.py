@@ -245,3 +245,18 @@ def test_imported_items_are_skipped_without_the_snapshot(stub_bot: RuleBot) -> N
 
 def test_no_snapshot_means_none(tmp_path: Path) -> None:
     assert answer_eval.snapshot_or_none(tmp_path) is None
+
+
+# ---------------------------------------------------------------- the second, fresh set (report-only)
+
+FRESH_SET = Path(answer_eval.PROJECT_ROOT) / "tests" / "eval" / "fresh_questions.yml"
+
+
+def test_the_fresh_set_is_well_formed_and_new(snapshot_codes: frozenset[str]) -> None:
+    fresh = load_items(FRESH_SET)
+    assert len(fresh) >= 50
+    assert not {i.id for i in fresh} & {i.id for i in ITEMS}
+    first = {t.casefold() for i in ITEMS for t in i.turns}
+    assert [i.id for i in fresh if any(t.casefold() in first and len(t) > 25 for t in i.turns)] == []
+    known = curated_codes() | snapshot_codes
+    assert {i.id: c for i in fresh for c in i.codes if c not in known} == {}
