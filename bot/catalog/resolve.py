@@ -14,11 +14,16 @@ A long message (the citizen's situation first, the question last) is also read c
 (:func:`windows`); a clause reaching :data:`CLEAR_SCORE` on its own and scoring above the whole
 message stands for it, and the same decision rules apply.
 
-The NLU's procedure entity, when there is one, is a strong signal: its own candidates rank
-first, as they did before the whole message was read; candidates that both the entity and
-the message find get :data:`AGREEMENT_BONUS`; candidates only the message finds count at
-:data:`TEXT_ONLY_FACTOR` of their score. Thresholds were chosen on the question set of
-``bench/resolve_bench.py`` (plain-named questions, not the NLU training data).
+Words typed with marks that match only once the marks are dropped ("đặt" for "đất") take their
+share off a match (:func:`_check_marks`), and the citizen's situation chooses among variants of
+one procedure (:func:`_favour_variants`: a loss, an age, an extension, "toàn trình").
+
+The NLU's procedure entity, when the NLU mapped it to a catalogue name, is a strong signal: a
+candidate both it and the message find scores the better of the two plus :data:`AGREEMENT_BONUS`,
+one only the message finds counts at :data:`TEXT_ONLY_FACTOR`. An entity that is a span as typed
+only confirms the message's own candidates. Thresholds were chosen on the question set of
+``bench/resolve_bench.py`` and tuned with ``tests/eval/realistic_questions.yml`` (so that set's
+figure is optimistic; ``tests/eval/fresh_questions.yml`` was written afterwards, untuned).
 """
 
 from __future__ import annotations
@@ -201,7 +206,10 @@ def _unsaid_markers(c: Candidate, hints: list[str], said: str) -> bool:
 def _favour_variants(ranked: list[Candidate], hints: list[str], said: str = "") -> list[Candidate]:
     """Move the variant the situation names above its family (see :func:`~bot.catalog.query.variant_words`).
 
-    The family is every candidate within :data:`VARIANT_WINDOW` points of the best. When some of them
+    ``said`` is the message as :func:`bot.text.expand` gives it, padded with spaces. First, a variant
+    the message does not ask for (its name holds a :data:`~bot.catalog.query.VARIANT_MARKERS` word the
+    message does not say) loses :data:`UNSAID_PENALTY`: "làm tạm trú" is the registration. Then the
+    family is every relevant candidate within :data:`VARIANT_WINDOW` points of the best. When some of them
     hold more of the hints in their names than the best does ("mất" -> "Cấp lại …", "8 tuổi" -> "… dưới
     14 tuổi"), those are lifted so that the first of them leads the old best by :data:`VARIANT_BONUS`;
     their order among themselves is kept. A generic alias ("tạm trú") then no longer hides the variant
@@ -215,8 +223,8 @@ def _favour_variants(ranked: list[Candidate], hints: list[str], said: str = "") 
 
     def held(c: Candidate) -> int:
         # The name, or the alias or case name that matched ("làm căn cước lần đầu").
-        said = f" {' '.join(words(c.name))} | {' '.join(words(c.matched))} "
-        return sum(f" {h} " in said for h in hints)
+        named = f" {' '.join(words(c.name))} | {' '.join(words(c.matched))} "
+        return sum(f" {h} " in named for h in hints)
 
     top = ranked[0].score
     # The family: candidates near the best that are relevant on their own (a weak pool is no family).
