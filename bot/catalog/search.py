@@ -489,7 +489,7 @@ class SearchIndex:
             # even in a long portal name the message covers only in part.
             # ... and at least one more word of the question ("karaoke" + "giấy phép"; not "tiết" alone).
             found_rare = (matched_rare[hits] >= rare_weight - 1e-9) & (
-                matched[hits] - matched_rare[hits] >= 0.5 * self._min_evidence
+                matched[hits] - matched_rare[hits] >= 0.75 * self._min_evidence
             )
             rare_score = _RARE_SHARE * (_RARE_FLOOR + (1.0 - _RARE_FLOOR) * precision)
             word_score = np.where(found_rare, np.maximum(word_score, rare_score), word_score)

@@ -149,6 +149,7 @@ def portal_index(snapshot_dir: Path) -> SearchIndex:
     ("message", "code"),
     [
         ("cấp giấy phép lao động cho người nước ngoài cần gì", "1.014199"),
+        ("muon mo quan karaoke thi xin giay phep o dau", "1.001029"),  # a rare word in a long portal name
         ("đăng ký nội quy lao động cần hồ sơ gì", "2.001955"),
         ("thủ tục 1.004884 cần giấy tờ gì", "1.004884"),
     ],

@@ -305,6 +305,10 @@ def test_real_catalogue_finds_names_top1(portal_index: SearchIndex, query: str, 
     assert top(portal_index, query).code == code
 
 
-@pytest.mark.parametrize("query", ["mua vé máy bay", "thời tiết hôm nay", "giá vàng hôm nay", "xin chào"])
+@pytest.mark.parametrize(
+    "query",
+    # A rare word alone ("bóng đá" of a betting licence) is not a topic: it needs the question's other words too.
+    ["mua vé máy bay", "thời tiết hôm nay", "giá vàng hôm nay", "xin chào", "kết quả bóng đá tối qua"],
+)
 def test_real_catalogue_unknown_topics(portal_index: SearchIndex, query: str) -> None:
     assert portal_index.find(query) == []
