@@ -91,6 +91,21 @@ async def in_english(tracker: Tracker) -> Answer | None:
     )
 
 
+async def rescued(tracker: Tracker) -> Answer | None:
+    """A message the NLU did not read as a procedure question that still is one (English, or named in
+    the words): its answer; None to go on with the caller's own reply (:meth:`ProcedureAdvisor.rescue`)."""
+    english = await in_english(tracker)
+    if english is not None:
+        return english
+    return await asyncio.to_thread(
+        advisor().rescue,
+        typed_text(tracker),
+        mention=procedure_mention(tracker),
+        previous_code=tracker.get_slot("procedure_code"),
+        previous_choices=previous_choices(tracker),
+    )
+
+
 def answered(dispatcher: CollectingDispatcher, answer: Answer) -> list[EventType]:
     """Send an answer about a procedure; the events that keep its topic for the follow-ups."""
     send(dispatcher, answer.reply)

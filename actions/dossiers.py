@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import advisor, answered, first_entity, latest_intent, send, typed_text
+from actions.common import answered, first_entity, latest_intent, rescued, send
 from bot import dialogue
 from bot.dossiers import render
 from bot.dossiers.codes import InvalidDossierCode, find_codes, normalise_dossier_code
@@ -115,10 +115,9 @@ class ActionDossierStatus(Action):
         if not code:
             # Digits with no lookup under way are not an answer to "4 số cuối?": a procedure code
             # ("2.001955") is answered as one; anything else is not understood, never a form prompt.
-            previous = tracker.get_slot("procedure_code")
-            rescued = await asyncio.to_thread(advisor().rescue, typed_text(tracker), previous_code=previous)
-            if rescued is not None:
-                return [SlotSet("phone_last4", None), *answered(dispatcher, rescued)]
+            answer = await rescued(tracker)
+            if answer is not None:
+                return [SlotSet("phone_last4", None), *answered(dispatcher, answer)]
             # Four digits alone may still mean a lookup: offer it; anything else gets the honest "not understood".
             guess = dialogue.clarify([("track_dossier", 1.0)], {}) if digits else dialogue.offer_human()
             send(dispatcher, guess)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import advisor, answered, in_english, previous_choices, procedure_mention, send, typed_text
+from actions.common import answered, rescued, send, typed_text
 from bot import dialogue
 
 
@@ -25,15 +24,9 @@ class ActionFallbackLadder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         previous = tracker.get_slot("procedure_code")
-        rescued = await in_english(tracker) or await asyncio.to_thread(
-            advisor().rescue,
-            typed_text(tracker),
-            mention=procedure_mention(tracker),
-            previous_code=previous,
-            previous_choices=previous_choices(tracker),
-        )
-        if rescued is not None:
-            return answered(dispatcher, rescued)
+        answer = await rescued(tracker)
+        if answer is not None:
+            return answered(dispatcher, answer)
         failures = float(tracker.get_slot("fallback_count") or 0)
         if failures >= 1:
             send(dispatcher, dialogue.offer_human())
@@ -55,15 +48,9 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        rescued = await in_english(tracker) or await asyncio.to_thread(
-            advisor().rescue,
-            typed_text(tracker),
-            mention=procedure_mention(tracker),
-            previous_code=tracker.get_slot("procedure_code"),
-            previous_choices=previous_choices(tracker),
-        )
-        if rescued is not None:
-            return answered(dispatcher, rescued)
+        answer = await rescued(tracker)
+        if answer is not None:
+            return answered(dispatcher, answer)
         send(dispatcher, dialogue.out_of_scope())
         return []
 

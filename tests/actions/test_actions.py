@@ -45,9 +45,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcedureCatal
 @pytest.fixture(autouse=True)
 def _services(catalog: ProcedureCatalog, monkeypatch: pytest.MonkeyPatch, engine: Any) -> None:
     monkeypatch.setattr(actions.procedures, "advisor", lambda: ProcedureAdvisor(catalog))
-    monkeypatch.setattr(actions.fallback, "advisor", lambda: ProcedureAdvisor(catalog))
     monkeypatch.setattr(actions.common, "advisor", lambda: ProcedureAdvisor(catalog))
-    monkeypatch.setattr(actions.dossiers, "advisor", lambda: ProcedureAdvisor(catalog))
     from bot.dossiers.demo import seed_demo
     from bot.dossiers.service import build_lookup
 
