@@ -22,6 +22,7 @@ import yaml
 from bot.answers import (
     BULLETS,
     MAX_CHOICE_BUTTONS,
+    PORTAL_HOME,
     Answer,
     agency_label,
     citation,
@@ -38,7 +39,6 @@ from bot.wording import catalogue
 
 __all__ = [
     "GLOSSARY_FILE",
-    "PORTAL_HOME",
     "Glossary",
     "answer_in_english",
     "english_answer",
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 GLOSSARY_FILE = Path(__file__).parent / "catalog" / "english.yml"
-PORTAL_HOME = "https://dichvucong.gov.vn"
 
 _en = catalogue("citizen_en")
 
