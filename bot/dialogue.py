@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.catalog.query import asks_in
 from bot.catalog.resolve import topic_words
+from bot.db.clock import utcnow
+from bot.helpdesk.hours import office_calendar
 from bot.replies import Button, Reply, human_button, payload
 from bot.settings import settings
 from bot.text import expand
@@ -68,7 +72,25 @@ def offer_human() -> Reply:
     return Reply(text("dialogue.offer_human"), (human_button(),))
 
 
-def handoff() -> Reply:
-    """Until the help-desk console exists: the hotline and office hours."""
+#: Weekday names as the wording writes them (0 = Monday).
+WEEKDAY_KEYS = ("common.weekday.mon", "common.weekday.tue", "common.weekday.wed", "common.weekday.thu",
+                "common.weekday.fri", "common.weekday.sat", "common.weekday.sun")  # fmt: skip
+
+
+def handoff(now: datetime | None = None) -> Reply:
+    """Until the help-desk console exists: the hotline and office hours; outside them, when staff are back.
+
+    ``now`` (aware, or naive UTC) defaults to the current time; the office calendar is
+    :func:`bot.helpdesk.hours.office_calendar` (weekly schedule, Vietnam's holidays, swapped days).
+    """
     s = settings().helpdesk
-    return Reply(text("dialogue.handoff", hotline=s.hotline, office_hours=s.office_hours))
+    calendar = office_calendar()
+    now = now or utcnow()
+    if calendar.is_open(now):
+        return Reply(text("dialogue.handoff", hotline=s.hotline, office_hours=s.office_hours))
+    back = calendar.next_opening(now)
+    if back is None:
+        return Reply(text("dialogue.handoff_closed_unknown", hotline=s.hotline, office_hours=s.office_hours))
+    when = text("dialogue.handoff_when", time=f"{back:%H:%M}", weekday=text(WEEKDAY_KEYS[back.weekday()]),
+                date=f"{back:%d/%m/%Y}")  # fmt: skip
+    return Reply(text("dialogue.handoff_closed", when=when, hotline=s.hotline, office_hours=s.office_hours))

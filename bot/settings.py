@@ -199,6 +199,20 @@ class HelpdeskSettings:
         "7h30–11h30 và 13h30–17h00, thứ Hai đến thứ Sáu; sáng thứ Bảy",
         doc_default="a placeholder",
     )
+    schedule: str = _var(
+        "HELPDESK_SCHEDULE",
+        "when staff answer, Vietnam time: days and intervals, e.g. `mon-fri 07:30-11:30,13:30-17:00; sat 07:30-11:30`"
+        " (public holidays are closed on their own)",
+        "mon-fri 07:30-11:30,13:30-17:00; sat 07:30-11:30",
+    )
+    days_off: tuple[str, ...] = _var(
+        "HELPDESK_DAYS_OFF",
+        "extra days off of the year's swap schedule (comma-separated YYYY-MM-DD)",
+    )
+    working_days: tuple[str, ...] = _var(
+        "HELPDESK_WORKING_DAYS",
+        "make-up working days of the year's swap schedule, with Monday's hours (comma-separated YYYY-MM-DD)",
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.answers",
             "bot.english",  # answers to questions written in English (glossary, no translation service)
             "bot.dialogue",
+            "bot.helpdesk",  # office hours (handoff and queue to come), no Rasa or web imports
             "bot.rasa_client",
         ),
     ),
