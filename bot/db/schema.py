@@ -50,6 +50,7 @@ MODEL_MODULES = (
     "bot.catalog.models",
     "bot.dossiers.models",
     "bot.channels.models",
+    "bot.helpdesk.models",
 )
 
 # Key of the PostgreSQL advisory lock held while migrating, so that replicas starting together
