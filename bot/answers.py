@@ -522,6 +522,11 @@ def _choices(intent: str, candidates: Sequence[CandidateLike], previous_code: st
     return Answer(choose_procedure(intent, candidates), previous_code, choices=codes)
 
 
+def fetch(catalog: CatalogLike, code: str, province: str | None = None) -> Procedure | None:
+    """The record of ``code`` for ``province``, else (with a province that has none) any record of it."""
+    return catalog.get(code, province) or (catalog.get(code) if province else None)
+
+
 def _naming(mention: str | None) -> str | None:
     """The NLU's mention, or None when it holds only filler ("xin", "thủ tục"): it names nothing."""
     return mention if mention and analyse(mention) else None
@@ -565,7 +570,7 @@ class ProcedureAdvisor:
                 return found
             code = found
         if code:
-            proc = self.catalog.get(code, province) or self.catalog.get(code)
+            proc = fetch(self.catalog, code, province)
         elif mention:
             candidates = list(self.catalog.find(mention, limit=MAX_CHOICE_BUTTONS))
             if not candidates:
@@ -574,7 +579,7 @@ class ProcedureAdvisor:
                 return _choices(intent, candidates, previous_code)
             proc = self.catalog.get(candidates[0].code, candidates[0].province)
         elif previous_code:
-            proc = self.catalog.get(previous_code, province) or self.catalog.get(previous_code)
+            proc = fetch(self.catalog, previous_code, province)
         elif previous_choices:
             return self._offer_again(intent, previous_choices, province)
         if proc is None:
@@ -632,7 +637,7 @@ class ProcedureAdvisor:
 
     def _offer_again(self, intent: str, codes: Sequence[str], province: str | None) -> Answer:
         """The procedures of the previous turn's buttons, offered again for the new question."""
-        procs = [p for p in (self.catalog.get(c, province) or self.catalog.get(c) for c in codes) if p is not None]
+        procs = [p for p in (fetch(self.catalog, c, province) for c in codes) if p is not None]
         if not procs:
             return Answer(ask_which_procedure())
         offered = [_Offered(p.code, p.province, p.name) for p in procs]

@@ -26,12 +26,14 @@ from bot.answers import (
     Answer,
     agency_label,
     citation,
+    fetch,
     format_fee,
     format_time,
     shorten,
     source_url,
 )
 from bot.catalog.domain import Case, Fee, Procedure
+from bot.catalog.query import in_order_typed
 from bot.catalog.resolve import CLEAR_MARGIN, CLEAR_SCORE, Decision, Resolution
 from bot.replies import Button, Link, Reply, human_button, payload
 from bot.text import nfc
@@ -279,12 +281,7 @@ _ASK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 def english_asks(text: str) -> list[str]:
     """The question intents an English message asks, in the order typed; ``["ask_procedure_info"]`` when none."""
-    positions = []
-    for intent, pattern in _ASK_PATTERNS:
-        match = pattern.search(text or "")
-        if match:
-            positions.append((match.start(), intent))
-    return [intent for _, intent in sorted(positions)] or ["ask_procedure_info"]
+    return in_order_typed(_ASK_PATTERNS, text or "") or ["ask_procedure_info"]
 
 
 # --------------------------------------------------------------------------- answers
@@ -462,11 +459,11 @@ def answer_in_english(
     resolution = english_resolution(catalog, message, province=province)
     best = resolution.best
     if resolution.decision is Decision.NONE and previous_code and not vietnamese_query(message):
-        proc = catalog.get(previous_code, province) or catalog.get(previous_code)
+        proc = fetch(catalog, previous_code, province)
         if proc is not None:
             return Answer(english_answer(proc, asks), proc.code, resolved=True)
     if resolution.decision is Decision.CLEAR and best is not None:
-        proc = catalog.get(best.code, best.province) or catalog.get(best.code)
+        proc = fetch(catalog, best.code, best.province)
         if proc is not None:
             return Answer(english_answer(proc, asks), proc.code, resolved=True)
     if resolution.decision is Decision.CLOSE:

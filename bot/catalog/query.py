@@ -15,6 +15,7 @@ so a word that is also a meaningful catalogue word ("thẻ"/"thế", "căn"/"c�
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 __all__ = [
     "ACCENTED_PARTICLES",
@@ -34,6 +35,7 @@ __all__ = [
     "VARIANT_MARKERS",
     "asks_in",
     "codes_in",
+    "in_order_typed",
     "variant_words",
     "without_codes",
 ]
@@ -166,18 +168,19 @@ MAX_ASKS = 3
 _ASK_RES = {intent: re.compile("|".join(f"(?:{p})" for p in patterns)) for intent, patterns in ASK_PATTERNS.items()}
 
 
+def in_order_typed(patterns: Iterable[tuple[str, re.Pattern[str]]], text: str) -> list[str]:
+    """The names of the ``patterns`` found in ``text``, ordered by where each first matches."""
+    found = [(match.start(), name) for name, pattern in patterns if (match := pattern.search(text))]
+    return [name for _, name in sorted(found)]
+
+
 def asks_in(expanded: str) -> list[str]:
     """The question intents a message asks, in the order typed, at most :data:`MAX_ASKS`.
 
     ``expanded`` is the message as :func:`bot.text.expand` gives it (folded, teencode expanded).
     Empty when the message names no ask ("thủ tục đăng ký kết hôn").
     """
-    found = []
-    for intent, pattern in _ASK_RES.items():
-        match = pattern.search(expanded)
-        if match:
-            found.append((match.start(), intent))
-    asks = [intent for _, intent in sorted(found)]
+    asks = in_order_typed(_ASK_RES.items(), expanded)
     if len(asks) > 1 and "ask_procedure_info" in asks:
         asks.remove("ask_procedure_info")  # the overview repeats what the precise asks answer
     return asks[:MAX_ASKS]

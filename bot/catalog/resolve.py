@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from bot.catalog.query import CHAT_ONLY, CLAUSE_PARTICLES, GENERIC_WORDS, VARIANT_MARKERS, codes_in, variant_words
 from bot.catalog.search import AMBIGUITY_MARGIN, MIN_SCORE, Candidate, SearchIndex, analyse
@@ -112,6 +113,18 @@ class Resolution:
         return self.candidates[0] if self.candidates else None
 
 
+@lru_cache(maxsize=8192)
+def _folded(name: str) -> str:
+    """A catalogue name's folded words, space-separated (names repeat from one message to the next)."""
+    return " ".join(words(name))
+
+
+@lru_cache(maxsize=8192)
+def _expanded_words(name: str) -> frozenset[str]:
+    """A catalogue name's words with abbreviations written out ("BHYT" -> "bao hiem y te")."""
+    return frozenset(expand(name).split())
+
+
 def _distinct(candidates: list[Candidate]) -> list[Candidate]:
     """The best candidate of each procedure, as a citizen tells them apart: national and provincial
     variants of one code are one choice, and so are two codes under the same name (the portal lists
@@ -120,7 +133,7 @@ def _distinct(candidates: list[Candidate]) -> list[Candidate]:
     seen: set[str] = set()
     out = []
     for c in candidates:
-        keys = {c.code, " ".join(words(c.name))}
+        keys = {c.code, _folded(c.name)}
         if not keys & seen:
             out.append(c)
         seen |= keys
@@ -199,7 +212,7 @@ def _check_marks(ranked: list[Candidate], text: str) -> list[Candidate]:
 
 def _unsaid_markers(c: Candidate, hints: list[str], said: str) -> bool:
     """True when ``c``'s name makes it a variant (:data:`~bot.catalog.query.VARIANT_MARKERS`) not asked for."""
-    name = f" {' '.join(words(c.name))} "
+    name = f" {_folded(c.name)} "
     return any(f" {m} " in name and m not in hints and f" {m} " not in said for m in VARIANT_MARKERS)
 
 
@@ -223,7 +236,7 @@ def _favour_variants(ranked: list[Candidate], hints: list[str], said: str = "") 
 
     def held(c: Candidate) -> int:
         # The name, or the alias or case name that matched ("làm căn cước lần đầu").
-        named = f" {' '.join(words(c.name))} | {' '.join(words(c.matched))} "
+        named = f" {_folded(c.name)} | {_folded(c.matched)} "
         return sum(f" {h} " in named for h in hints)
 
     top = ranked[0].score
@@ -241,8 +254,8 @@ def _favour_variants(ranked: list[Candidate], hints: list[str], said: str = "") 
     # ("tạm trú" for an extension of "Đăng ký tạm trú"), so "cho bé 5 tuổi" does not turn a passport
     # question into the under-14 identity card.
     asked = set(said.split()) - GENERIC_WORDS
-    same = set(expand(ranked[0].name).split()) & asked
-    lifted = [c for c in family if held(c) == most and set(expand(c.name).split()) & same]
+    same = _expanded_words(ranked[0].name) & asked
+    lifted = [c for c in family if held(c) == most and _expanded_words(c.name) & same]
     if not lifted:
         return ranked
     lift = top - lifted[0].score + VARIANT_BONUS
