@@ -618,6 +618,8 @@ class ProcedureAdvisor:
         asks = asks_in(expand(message))
         intent = asks[0] if asks else "ask_procedure_info"
         resolution = self.catalog.resolve(message, mention=_naming(mention), province=province)  # type: ignore[attr-defined]
+        if resolution.unknown_code:
+            return Answer(unknown_procedure(resolution.unknown_code), previous_code)
         best = resolution.best
         if resolution.decision is Decision.CLEAR and best is not None and (topic_words(message) or resolution.by_code):
             if previous_code and asks and not resolution.by_code and best.score < SWITCH_SCORE:
@@ -659,6 +661,8 @@ class ProcedureAdvisor:
         follow-up keeps unless the message surely names another procedure.
         """
         resolution = self.catalog.resolve(message, mention=mention, province=province)  # type: ignore[attr-defined]
+        if resolution.unknown_code:
+            return Answer(unknown_procedure(resolution.unknown_code), previous_code)
         best = resolution.best
         if resolution.decision is Decision.CLEAR and best is not None:
             # A follow-up ("còn lệ phí thì sao?") keeps its topic unless the message surely names another one.

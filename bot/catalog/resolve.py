@@ -107,6 +107,7 @@ class Resolution:
     decision: Decision
     candidates: tuple[Candidate, ...] = ()
     by_code: bool = False  # True when a code typed in the message decided
+    unknown_code: str | None = None  # a code typed in the message that the catalogue does not hold
 
     @property
     def best(self) -> Candidate | None:
@@ -313,6 +314,8 @@ def resolve(
             return Resolution(Decision.CLEAR, tuple(hits), by_code=True)
         if choices:
             return Resolution(Decision.CLOSE, tuple(choices[:MAX_CHOICES]), by_code=True)
+        # A code the catalogue does not hold names no procedure we know: say so, never rank the rest.
+        return Resolution(Decision.NONE, unknown_code=f"{typed[0][0]}.{typed[0][1:]}")
     hints = variant_words(expand(text))
     message = _find_best_window(index, text, province) if text.strip() else []
     if mention and mention.strip():

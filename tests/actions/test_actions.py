@@ -408,3 +408,10 @@ def test_a_follow_up_typed_instead_of_a_click_gets_the_choices_again() -> None:
     payloads = [b["payload"] for b in messages[-1]["buttons"]]
     assert payloads and all(p.startswith("/ask_processing_time{") for p in payloads)
     assert {c for p in payloads for c in re.findall(r"\d\.\d{6}", p)} == set(offered.split())
+
+
+def test_a_code_the_catalogue_does_not_hold_points_to_the_portal() -> None:
+    for action, intent in ((ActionDossierStatus(), "provide_phone_digits"), (ActionAnswerProcedure(), "ask_documents")):
+        messages, _ = run(action, tracker("thủ tục 9.999999 cần gì", intent))
+        text = text_of(messages)
+        assert "9.999999" in text and "dichvucong.gov.vn" in text and "mã hồ sơ" not in text, text

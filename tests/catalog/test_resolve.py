@@ -269,3 +269,8 @@ def test_a_word_typed_with_other_marks_is_another_word(family: SearchIndex) -> N
 def test_one_name_under_two_codes_is_one_choice(family: SearchIndex) -> None:
     r = resolve(family, "đăng ký lại kết hôn thế nào")
     assert r.decision is Decision.CLEAR and r.best.code in {"1.004746", "2.000507"}
+
+
+def test_a_code_the_catalogue_does_not_hold_is_said_so(index: SearchIndex) -> None:
+    r = resolve(index, "thủ tục 9.999999 đăng ký kết hôn cần gì")
+    assert (r.decision, r.candidates, r.unknown_code) == (Decision.NONE, (), "9.999999")
