@@ -45,12 +45,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.answers",
             "bot.english",  # answers to questions written in English (glossary, no translation service)
             "bot.dialogue",
-            "bot.helpdesk",  # office hours (handoff and queue to come), no Rasa or web imports
+            "bot.helpdesk",  # office hours, handoff queue, staff replies; no Rasa or web imports
+            "bot.conversations",  # the record of conversations (read model fed by Rasa's events)
             "bot.rasa_client",
         ),
     ),
     ("adapters", ("bot.nlu", "bot.channels")),
-    ("runtime", ("bot.runtime", "bot.cli", "bot.__main__")),
+    ("runtime", ("bot.runtime", "bot.console", "bot.cli", "bot.__main__")),
     ("actions", ("actions",)),
 )
 # `bot` as a prefix would put every new bot.<package> into the foundation, so none could go unplaced.

@@ -51,6 +51,7 @@ MODEL_MODULES = (
     "bot.dossiers.models",
     "bot.channels.models",
     "bot.helpdesk.models",
+    "bot.conversations.models",
 )
 
 # Key of the PostgreSQL advisory lock held while migrating, so that replicas starting together

@@ -69,8 +69,14 @@ def _run(args: argparse.Namespace) -> int:
     return run()
 
 
+def _consume(args: argparse.Namespace) -> int:
+    from bot.runtime.broker_consumer import run
+
+    return run(args)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``model`` and ``run`` command groups."""
+    """Add the ``model``, ``events`` and ``run`` command groups."""
     model = subparsers.add_parser("model", help="train, test and evaluate the Rasa model")
     sub = model.add_subparsers(dest="command", required=True)
     ensure = sub.add_parser("ensure", help="train unless a model for the current data hash exists")
@@ -87,5 +93,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     answer.add_argument("--snapshot", help="portal snapshot directory (default: ../shared/portal-snapshot)")
     answer.add_argument("--ids", help="only these question ids (comma-separated)")
     answer.set_defaults(func=_answer_eval)
+    events = subparsers.add_parser("events", help="Rasa's event stream into the record of conversations")
+    events_sub = events.add_subparsers(dest="command", required=True)
+    consume = events_sub.add_parser(
+        "consume", help="production: apply the events of the RabbitMQ queue (endpoints.prod.yml) to the record"
+    )
+    from bot.runtime.broker_consumer import add_arguments
+
+    add_arguments(consume).set_defaults(func=_consume)
     run = subparsers.add_parser("run", help="start the action server and Rasa on localhost")
     run.set_defaults(func=_run)
