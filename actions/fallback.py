@@ -1,4 +1,4 @@
-"""The fallback ladder, out-of-scope messages and the handoff to a person."""
+"""The fallback ladder and out-of-scope messages (the handoff to a person is in actions/helpdesk.py)."""
 
 from __future__ import annotations
 
@@ -53,14 +53,3 @@ class ActionOutOfScope(Action):
             return answered(dispatcher, answer)
         send(dispatcher, dialogue.out_of_scope())
         return []
-
-
-class ActionRequestHuman(Action):
-    """Hand the conversation to the help desk (for now: the hotline and office hours)."""
-
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        send(dispatcher, dialogue.handoff())
-        return [SlotSet("fallback_count", 0.0)]

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.catalog.query import asks_in
 from bot.catalog.resolve import topic_words
 from bot.db.clock import utcnow
-from bot.helpdesk.hours import office_calendar
+from bot.helpdesk.hours import OfficeCalendar, office_calendar
 from bot.replies import Button, Reply, human_button, payload
 from bot.settings import settings
 from bot.text import expand
@@ -58,7 +58,7 @@ def clarify(ranking: list[tuple[str, float]], entities: dict[str, str], *, quest
     if not guesses:
         return offer_human()
     buttons = [Button(text(INTENT_LABELS[g]), payload(g, **entities)) for g in guesses]
-    buttons.append(Button(text("button.not_this_ask_human"), payload("request_human")))
+    buttons.append(Button(text("button.not_this_ask_human"), payload("request_human", handoff_reason="low_confidence")))
     return Reply(text("dialogue.clarify"), tuple(buttons))
 
 
@@ -69,7 +69,7 @@ def out_of_scope() -> Reply:
 
 def offer_human() -> Reply:
     """Second failure in a row: stop guessing and offer a person."""
-    return Reply(text("dialogue.offer_human"), (human_button(),))
+    return Reply(text("dialogue.offer_human"), (human_button("fallback"),))
 
 
 #: Weekday names as the wording writes them (0 = Monday).
@@ -77,20 +77,25 @@ WEEKDAY_KEYS = ("common.weekday.mon", "common.weekday.tue", "common.weekday.wed"
                 "common.weekday.fri", "common.weekday.sat", "common.weekday.sun")  # fmt: skip
 
 
-def handoff(now: datetime | None = None) -> Reply:
-    """Until the help-desk console exists: the hotline and office hours; outside them, when staff are back.
-
-    ``now`` (aware, or naive UTC) defaults to the current time; the office calendar is
-    :func:`bot.helpdesk.hours.office_calendar` (weekly schedule, Vietnam's holidays, swapped days).
-    """
+def closed_hours(calendar: OfficeCalendar, now: datetime) -> Reply:
+    """Outside office hours: when staff are back (next opening of ``calendar`` after ``now``, aware or
+    naive UTC), and the hotline; without a next opening in sight, only the hotline and the hours."""
     s = settings().helpdesk
-    calendar = office_calendar()
-    now = now or utcnow()
-    if calendar.is_open(now):
-        return Reply(text("dialogue.handoff", hotline=s.hotline, office_hours=s.office_hours))
     back = calendar.next_opening(now)
     if back is None:
         return Reply(text("dialogue.handoff_closed_unknown", hotline=s.hotline, office_hours=s.office_hours))
     when = text("dialogue.handoff_when", time=f"{back:%H:%M}", weekday=text(WEEKDAY_KEYS[back.weekday()]),
                 date=f"{back:%d/%m/%Y}")  # fmt: skip
     return Reply(text("dialogue.handoff_closed", when=when, hotline=s.hotline, office_hours=s.office_hours))
+
+
+def handoff(now: datetime | None = None) -> Reply:
+    """The hotline and office hours (where the conversation cannot be handed over in the chat); outside
+    them, when staff are back. ``now`` (aware, or naive UTC) defaults to the current time; the office
+    calendar is :func:`bot.helpdesk.hours.office_calendar` (weekly schedule, holidays, swapped days)."""
+    s = settings().helpdesk
+    calendar = office_calendar()
+    now = now or utcnow()
+    if calendar.is_open(now):
+        return Reply(text("dialogue.handoff", hotline=s.hotline, office_hours=s.office_hours))
+    return closed_hours(calendar, now)

@@ -62,7 +62,12 @@ def payload(intent: str, **entities: str) -> str:
     return f"/{intent}{json.dumps(entities, ensure_ascii=False)}" if entities else f"/{intent}"
 
 
-def human_button() -> Button:
-    """The "Gặp cán bộ hỗ trợ" button (hand the conversation to a person), built in one place."""
+def human_button(reason: str | None = None) -> Button:
+    """The "Gặp cán bộ hỗ trợ" button (hand the conversation to a person), built in one place.
+
+    ``reason`` (``fallback``, ``low_confidence``, ``dossier``) tells the help desk why the bot offered it;
+    without one the citizen simply asked."""
+    if reason:
+        return Button(text("button.request_human"), payload("request_human", handoff_reason=reason))
     return Button(text("button.request_human"), payload("request_human"))
 

@@ -162,6 +162,13 @@ class CoreSettings:
         secret=True,
         generated="secrets/session_secret",
     )
+    seal_key: GeneratedSecret = _var(
+        "SEAL_KEY",
+        "encrypts the original of a message whose personal data was masked, so that a supervisor who gives "
+        "a reason can read it in the console (losing it only makes those originals unreadable)",
+        secret=True,
+        generated="secrets/seal_key",
+    )
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,7 @@ class CatalogSettings:
 
 @dataclass(frozen=True)
 class HelpdeskSettings:
-    """The help desk (staff replies, pause and resume will add their settings here)."""
+    """The help desk: hotline, office calendar, queue and call-backs."""
 
     hotline: str = _var(
         "HELPDESK_HOTLINE",
@@ -212,6 +219,24 @@ class HelpdeskSettings:
     working_days: tuple[str, ...] = _var(
         "HELPDESK_WORKING_DAYS",
         "make-up working days of the year's swap schedule, with Monday's hours (comma-separated YYYY-MM-DD)",
+    )
+    minutes_per_citizen: float = _var(
+        "HELPDESK_MINUTES_PER_CITIZEN",
+        "minutes the expected wait grows for each citizen ahead in the queue (the bot says it when queuing)",
+        "5",
+        minimum=0,
+    )
+    presence_seconds: float = _var(
+        "HELPDESK_PRESENCE_SECONDS",
+        "an agent counts as online this long after the console last heard from them (no one online: call-back)",
+        "90",
+        minimum=5,
+    )
+    callback_days: int = _var(
+        "HELPDESK_CALLBACK_DAYS",
+        "call-back requests stay in the console's list this many days",
+        "30",
+        minimum=1,
     )
 
 
@@ -360,7 +385,34 @@ class ProductionSettings:
     rabbitmq_password: str = _var("RABBITMQ_PASSWORD", "password of `RABBITMQ_USER`", secret=True)
 
 
-# The coming help desk and staff console add their sections here (a dataclass above, a field
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The staff web console (``python -m bot console serve``; ``make run`` starts it)."""
+
+    port: int = _var("CONSOLE_PORT", "port of the staff console (on `BIND_HOST`)", "5006", minimum=1)
+    secret: GeneratedSecret = _var(
+        "CONSOLE_SECRET",
+        "signs the console's session cookies and CSRF tokens",
+        secret=True,
+        generated="secrets/console_secret",
+    )
+    session_hours: float = _var(
+        "CONSOLE_SESSION_HOURS", "a console login lasts this long (hours)", "10", minimum=0.1
+    )
+    secure_cookie: bool = _var(
+        "CONSOLE_SECURE_COOKIE",
+        "send the session cookie over HTTPS only (set 1 behind the province's TLS proxy)",
+        "0",
+    )
+    max_failed_logins: int = _var(
+        "CONSOLE_MAX_FAILED_LOGINS", "failed logins in a row before an account is locked", "5", minimum=1
+    )
+    lockout_minutes: float = _var(
+        "CONSOLE_LOCKOUT_MINUTES", "how long a locked account stays locked (minutes)", "15", minimum=1
+    )
+
+
+# A new section goes here (a dataclass above, a field
 # of Settings below, an entry in SECTIONS): the loader, `config show` and the README follow.
 SECTIONS: dict[str, type] = {
     "core": CoreSettings,
@@ -371,6 +423,7 @@ SECTIONS: dict[str, type] = {
     "channels": ChannelSettings,
     "runtime": RuntimeSettings,
     "production": ProductionSettings,
+    "console": ConsoleSettings,
 }
 
 
@@ -386,7 +439,7 @@ class Settings:
     channels: ChannelSettings
     runtime: RuntimeSettings
     production: ProductionSettings
-    # console: ConsoleSettings — the staff web console's section goes here.
+    console: ConsoleSettings
     # Variable name -> "environment" or "default": where each value came from.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Variable name -> its text as loaded (the default's text when unset). Holds secrets: never print it.

@@ -44,16 +44,16 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$STAMP"
 fi
 
-# The web widget's socket.io client comes from npm, pinned by package-lock.json.
+# The web widget's socket.io client and the staff console's htmx come from npm, pinned by package-lock.json.
 if [ -f package-lock.json ]; then
   lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ "$(cat node_modules/.installed 2>/dev/null)" != "$lock_hash" ]; then
     if command -v npm >/dev/null 2>&1; then
-      echo ">> installing web widget assets (npm ci)"
+      echo ">> installing browser assets: widget and console (npm ci)"
       npm ci --silent --no-audit --no-fund
       echo "$lock_hash" > node_modules/.installed
     else
-      echo "warning: npm not found; the web widget's socket.io client will be missing" >&2
+      echo "warning: npm not found; the widget's socket.io client and the console's htmx will be missing" >&2
     fi
   fi
 fi

@@ -66,8 +66,11 @@ def test_unknown_detail_and_unknown_procedure_offer_the_one_human_button() -> No
     from bot.replies import Button, human_button
 
     assert human_button() == Button("Gặp cán bộ hỗ trợ", "/request_human")
-    for reply in (fees(proc()), unknown_procedure("mua vé máy bay"), offer_human()):
+    for reply in (fees(proc()), unknown_procedure("mua vé máy bay")):
         assert reply.buttons == (human_button(),)
+    # After two failures the help desk is told why the bot offered a person.
+    assert offer_human().buttons == (human_button("fallback"),)
+    assert human_button("fallback").payload == '/request_human{"handoff_reason": "fallback"}'
     assert "chưa có thông tin đã xác minh về phí, lệ phí" in fees(proc()).text
 
 

@@ -68,6 +68,7 @@ ACTION_IMPORTS = frozenset(
         "bot.dossiers.render",
         "bot.dossiers.service",
         "bot.dossiers.status",
+        "bot.helpdesk.service",
         "bot.replies",
         "bot.wording",
         "bot.text",

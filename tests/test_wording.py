@@ -5,10 +5,13 @@ table of keys), so these checks read the code's string literals: a key that no m
 dead, a dotted literal under a catalogue section that is not a key is a typo, and a call's
 keyword values must match the sentence's placeholders. Each namespace of ``bot.wording.FILES``
 is checked on its own: a literal passed to ``catalogue("staff").text(...)`` (or to ``.text`` of
-a name assigned ``catalogue("staff")``) belongs to ``staff``, every other literal to ``citizen``.
-The web widget's script and page name citizen keys too (``t("key")``, ``{{key}}``).
-domain.yml's responses must repeat their catalogue sentence verbatim. No citizen-facing
-Vietnamese sentence may stay in Python code or in the widget's files.
+a name assigned ``catalogue("staff")``) belongs to ``staff``. A module under ``bot/console/``
+(:data:`MODULE_NAMESPACES`) speaks to staff: its ``t("key")`` calls and its literals that are no
+call's first argument (tables of keys) belong to ``staff``; every other literal belongs to ``citizen``.
+The web widget's script and page name citizen keys too (``t("key")``, ``{{key}}``), and the
+console's templates staff keys (``{{ t("key", name=value) }}``, read with Jinja's own parser).
+domain.yml's responses must repeat their catalogue sentence verbatim. No Vietnamese sentence may
+stay in Python code (citizen text or staff text alike), in the widget's files or in the console's templates.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
+from jinja2 import nodes
 
 from bot.channels.widget import PAGE_MARKER, WIDGET_KEYS
 from bot.dossiers.codes import code_spans
@@ -40,6 +45,7 @@ from bot.wording import (
 ROOT = Path(__file__).resolve().parents[1]
 CODE_DIRS = (ROOT / "bot", ROOT / "actions")
 WEB_DIR = ROOT / "bot" / "channels" / "web"
+CONSOLE_TEMPLATES = ROOT / "bot" / "console" / "templates"
 NAMESPACES = sorted(FILES)
 VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]")
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log", "warn"}
@@ -47,6 +53,11 @@ LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "lo
 WORDING_METHODS = {"text", "placeholders"}
 # widget.js reads a sentence with t("key").
 SCRIPT_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*\)""")
+# Modules (by path prefix) that speak to another audience than citizens, and the namespace they read
+# with their helper t("key") (bot.console.labels.t).
+MODULE_NAMESPACES: dict[str, str] = {"bot/console/": "staff"}
+# How a namespace's sentences are read, for the message of a test that finds one typed in code.
+READERS: dict[str, str] = {DEFAULT_NAMESPACE: "text(key)", "staff": "t(key) (bot.console.labels.t, templates too)"}
 
 # Vietnamese literals that are data or operator text, not replies to a citizen: a module (None:
 # all of it) or the names of its top-level definitions (constants, functions) that hold them.
@@ -63,6 +74,7 @@ NOT_REPLIES: dict[str, frozenset[str] | None] = {
     "bot/dossiers/status.py": frozenset({"PORTAL_LABELS"}),  # labels other systems send
     "bot/runtime/runner.py": frozenset({"run"}),  # the startup banner for the operator
     "bot/text.py": frozenset({"_D_TABLE"}),  # the letter đ
+    "bot/helpdesk/service.py": frozenset({"_LEAVE_FIRST_WORDS", "_LEAVE_PHRASES"}),  # what citizens type to leave
 }
 
 
@@ -78,7 +90,8 @@ class KeyUse:
     """A string literal that may name a key of ``namespace``; ``names`` are a call's keywords.
 
     ``names`` is None when the literal is not a call's first argument, or the call passes
-    ``**values`` (not checkable statically).
+    ``**values`` (not checkable statically). ``call`` says the literal is the key of a call that
+    reads ``namespace`` (``catalogue("staff").text``, a staff module's or template's ``t``).
     """
 
     namespace: str
@@ -86,6 +99,7 @@ class KeyUse:
     line: int
     key: str
     names: frozenset[str] | None = None
+    call: bool = False
 
 
 def python_files() -> Iterator[Path]:
@@ -95,6 +109,15 @@ def python_files() -> Iterator[Path]:
 
 def web_files() -> list[Path]:
     return sorted([*WEB_DIR.glob("*.js"), *WEB_DIR.glob("*.html")])
+
+
+def console_templates() -> list[Path]:
+    return sorted(CONSOLE_TEMPLATES.glob("*.html"))
+
+
+def module_namespace(rel: str) -> str:
+    """The namespace the module at ``rel`` speaks in (:data:`MODULE_NAMESPACES`; else citizen)."""
+    return next((ns for prefix, ns in MODULE_NAMESPACES.items() if rel.startswith(prefix)), DEFAULT_NAMESPACE)
 
 
 def _docstring_ids(tree: ast.AST) -> set[int]:
@@ -170,6 +193,7 @@ def _catalogue_call(node: ast.AST) -> str | None:
 def key_uses(source: str, rel: str) -> list[KeyUse]:
     """Every string literal of ``source`` (docstrings aside) with the namespace it may name a key of."""
     tree = ast.parse(source)
+    own = module_namespace(rel)
     aliases = {
         target.id: ns
         for node in ast.walk(tree)
@@ -186,11 +210,30 @@ def key_uses(source: str, rel: str) -> list[KeyUse]:
         if not isinstance(first.value, str) or id(first) in skip:
             continue
         names = None if any(kw.arg is None for kw in node.keywords) else frozenset(str(kw.arg) for kw in node.keywords)
-        uses.append(KeyUse(_namespace_of(node, aliases) or DEFAULT_NAMESPACE, rel, first.lineno, first.value, names))
+        namespace = _namespace_of(node, aliases)
+        if namespace is None and own != DEFAULT_NAMESPACE and isinstance(node.func, ast.Name) and node.func.id == "t":
+            namespace = own
+        known = namespace is not None
+        uses.append(KeyUse(namespace or DEFAULT_NAMESPACE, rel, first.lineno, first.value, names, known))
         skip.add(id(first))
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
-            uses.append(KeyUse(DEFAULT_NAMESPACE, rel, node.lineno, node.value))
+            uses.append(KeyUse(own, rel, node.lineno, node.value))
+    return uses
+
+
+def template_key_uses() -> list[KeyUse]:
+    """Staff keys the console's templates name: ``t("key", name=value)`` calls, found by Jinja's parser."""
+    env = jinja2.Environment()
+    uses = []
+    for path in console_templates():
+        for call in env.parse(path.read_text(encoding="utf-8")).find_all(nodes.Call):
+            if not (isinstance(call.node, nodes.Name) and call.node.name == "t" and call.args):
+                continue
+            first = call.args[0]
+            if isinstance(first, nodes.Const) and isinstance(first.value, str):
+                names = None if call.dyn_kwargs is not None else frozenset(kw.key for kw in call.kwargs)
+                uses.append(KeyUse("staff", _rel(path), call.lineno, first.value, names, True))
     return uses
 
 
@@ -208,7 +251,7 @@ def web_key_uses() -> list[KeyUse]:
 @pytest.fixture(scope="module")
 def all_uses() -> list[KeyUse]:
     uses = [use for path in python_files() for use in key_uses(path.read_text(encoding="utf-8"), _rel(path))]
-    return uses + web_key_uses()
+    return uses + web_key_uses() + template_key_uses()
 
 
 def _rel(path: Path) -> str:
@@ -231,6 +274,19 @@ def test_key_uses_are_attributed_to_their_namespace() -> None:
     assert ("citizen", "chat.thank", frozenset()) in found
     assert ("citizen", "dossier.ask_code", None) in found
     assert not {key for ns, key, _ in found if ns == "citizen"} & {"desk.hello", "desk.bye"}
+    console = (
+        "KEYS = {'agent': 'labels.role.agent'}\n"
+        "a = t('queue.online', names=n)\n"
+        "b = ctx.render('queue.html', {})\n"
+        "c = text('chat.greet')\n"
+    )
+    found = {(u.namespace, u.key, u.names) for u in key_uses(console, "bot/console/views.py")}
+    assert ("staff", "labels.role.agent", None) in found
+    assert ("staff", "queue.online", frozenset({"names"})) in found
+    assert ("citizen", "queue.html", frozenset()) in found
+    assert ("citizen", "chat.greet", frozenset()) in found
+    elsewhere = {(u.namespace, u.key, u.names) for u in key_uses(console, "x.py")}
+    assert ("citizen", "queue.online", frozenset({"names"})) in elsewhere
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
@@ -250,8 +306,9 @@ def test_every_key_the_code_names_exists(namespace: str, all_uses: list[KeyUse])
         for use in all_uses
         if use.namespace == namespace
         and key_like.fullmatch(use.key)
-        and (use.key.split(".")[0] in sections or namespace != DEFAULT_NAMESPACE)
+        and (use.key.split(".")[0] in sections or (namespace != DEFAULT_NAMESPACE and use.call))
         and use.key not in keys
+        and use.key not in FILES.values()  # "staff.vi.yml" names a file, not a key of the citizen section staff
     )
     assert not missing, f"keys named in the code but missing from bot/wording/{FILES[namespace]}: {missing}"
 
@@ -320,7 +377,8 @@ def test_dossier_sentences_hold_no_example_phone_digits() -> None:
 
 
 def test_no_citizen_sentence_is_typed_in_python_code() -> None:
-    found = []
+    # Staff text too: a module under MODULE_NAMESPACES moves its sentences to that namespace's file.
+    found: dict[str, list[str]] = {}
     for path in python_files():
         rel = _rel(path)
         exempt = NOT_REPLIES.get(rel, frozenset())
@@ -332,9 +390,11 @@ def test_no_citizen_sentence_is_typed_in_python_code() -> None:
         for lit in literals(path, skip_operator_text=True):
             value = unicodedata.normalize("NFC", lit.value).lower()
             if VIETNAMESE.search(value) and not _inside(tree, lit, exempt):
-                found.append(f"{lit.path}:{lit.line}: {lit.value[:60]!r}")
-    target = f"bot/wording/{FILES[DEFAULT_NAMESPACE]}"
-    assert not found, f"move these sentences to {target} and read them with text(key):\n" + "\n".join(found)
+                found.setdefault(module_namespace(rel), []).append(f"{lit.path}:{lit.line}: {lit.value[:60]!r}")
+    assert not found, "\n".join(
+        f"move these sentences to bot/wording/{FILES[ns]} and read them with {READERS[ns]}:\n" + "\n".join(lines)
+        for ns, lines in sorted(found.items())
+    )
 
 
 def _inside(tree: ast.Module, lit: Literal, names: frozenset[str]) -> bool:
@@ -356,6 +416,17 @@ def test_no_citizen_sentence_is_typed_in_the_widget() -> None:
     assert not found, f"move these to {target} (channel.widget.*) and serve them from bot/channels/widget.py:\n" + (
         "\n".join(found)
     )
+
+
+def test_no_staff_sentence_is_typed_in_the_console_templates() -> None:
+    found = [
+        f"{_rel(path)}:{number}: {line.strip()[:80]}"
+        for path in console_templates()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if VIETNAMESE.search(unicodedata.normalize("NFC", line).lower())
+    ]
+    assert console_templates(), f"no templates in {CONSOLE_TEMPLATES}"
+    assert not found, f'move these to bot/wording/{FILES["staff"]} and write {{{{ t("key") }}}}:\n' + "\n".join(found)
 
 
 def test_the_widget_script_names_exactly_the_keys_it_is_served() -> None:

@@ -52,6 +52,7 @@ MODEL_MODULES = (
     "bot.channels.models",
     "bot.helpdesk.models",
     "bot.conversations.models",
+    "bot.console.models",
 )
 
 # Key of the PostgreSQL advisory lock held while migrating, so that replicas starting together

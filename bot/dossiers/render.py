@@ -30,7 +30,7 @@ from bot.dossiers.service import (
     WrongPhone,
 )
 from bot.dossiers.status import status_info
-from bot.replies import Button, Reply, payload
+from bot.replies import Button, Reply, human_button, payload
 from bot.wording import text
 
 __all__ = [
@@ -140,6 +140,9 @@ def lookup_reply(result: LookupResult) -> Reply:
         return Reply(answer, (Button(text("button.subscribe_dossier"), payload("subscribe_dossier")),))
     if isinstance(result, (WrongPhone, NotMatched)) and result.attempts_left > 0:
         return Reply(text("dossier.retry_phone_digits", result=answer))
+    if isinstance(result, (NotFound, LockedOut, WrongPhone, NotMatched)):
+        # A dossier the citizen cannot see is a case for a person: the help desk is told why.
+        return Reply(answer, (human_button("dossier"),))
     return Reply(answer)
 
 

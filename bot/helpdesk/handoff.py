@@ -127,6 +127,11 @@ class HandoffDesk:
         """``agent`` takes a waiting handoff; :class:`HandoffConflict` when it is not waiting any more."""
         return self._move(handoff_id, {WAITING}, state=ACTIVE, agent=agent, claimed_at=naive_utc())
 
+    def take_over(self, handoff_id: int, agent: str) -> Handoff:
+        """A supervisor takes an active handoff from whoever holds it (gone home, account disabled): without
+        this a paused conversation would wait for them for ever. :class:`HandoffConflict` unless active."""
+        return self._move(handoff_id, {ACTIVE}, agent=agent)
+
     def transfer(self, handoff_id: int, from_agent: str, to_agent: str) -> Handoff:
         """Hand an active handoff from ``from_agent`` (who must hold it) to ``to_agent``."""
         return self._move(handoff_id, {ACTIVE}, holder=from_agent, agent=to_agent)

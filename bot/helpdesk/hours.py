@@ -167,9 +167,11 @@ def _in_vietnam(at: datetime) -> datetime:
     return aware.astimezone(VN_TZ)
 
 
-def office_calendar() -> OfficeCalendar:
+def office_calendar(days: tuple[frozenset[date], frozenset[date]] | None = None) -> OfficeCalendar:
     """The calendar the settings describe (``HELPDESK_SCHEDULE``, ``HELPDESK_DAYS_OFF``,
-    ``HELPDESK_WORKING_DAYS``); :class:`bot.settings.SettingsError` names the variable that is wrong."""
+    ``HELPDESK_WORKING_DAYS``) plus ``days`` (extra days off, extra working days: the admin's list of
+    :class:`bot.helpdesk.calendar_days.CalendarDays`); :class:`bot.settings.SettingsError` names the
+    variable that is wrong. An admin's working day wins over a day off of the settings, and the reverse."""
     cfg = settings().helpdesk
     parts = {}
     for name, parse, value in (
@@ -181,4 +183,8 @@ def office_calendar() -> OfficeCalendar:
             parts[name] = parse(value)
         except ValueError as exc:
             raise SettingsError(f"{name}: {exc}") from None
-    return OfficeCalendar(parts["HELPDESK_SCHEDULE"], parts["HELPDESK_DAYS_OFF"], parts["HELPDESK_WORKING_DAYS"])
+    off, work = parts["HELPDESK_DAYS_OFF"], parts["HELPDESK_WORKING_DAYS"]
+    if days is not None:
+        extra_off, extra_work = days
+        off, work = (off - extra_work) | extra_off, (work - extra_off) | extra_work
+    return OfficeCalendar(parts["HELPDESK_SCHEDULE"], off, work)

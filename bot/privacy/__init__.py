@@ -1,4 +1,4 @@
-"""Personal-data masking for text and logs (no Rasa imports)."""
+"""Personal-data masking for text and logs, and sealed originals (no Rasa imports)."""
 
 from bot.privacy.masking import (
     PIIMaskingFilter,
@@ -9,13 +9,17 @@ from bot.privacy.masking import (
     mask_phone,
     mask_text,
 )
+from bot.privacy.sealing import SealError, seal, unseal
 
 __all__ = [
     "PIIMaskingFilter",
+    "SealError",
     "install_log_masking",
     "mask_email",
     "mask_id",
     "mask_name",
     "mask_phone",
     "mask_text",
+    "seal",
+    "unseal",
 ]

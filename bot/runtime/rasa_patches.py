@@ -5,6 +5,8 @@ Each patch keeps Rasa's behaviour and says why it is needed.
 
 from __future__ import annotations
 
+import asyncio
+from functools import lru_cache
 from typing import Any
 
 
@@ -98,8 +100,103 @@ def bound_nlu_input() -> None:
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
 
 
+#: Run when a citizen withdraws a waiting request for a person (says so, resumes the bot).
+LEFT_QUEUE_ACTION = "action_left_queue"
+
+
+@lru_cache(maxsize=1)
+def _citizen_desk() -> Any:
+    from bot.helpdesk.service import CitizenDesk
+
+    return CitizenDesk()
+
+
+def _typed(tracker: Any) -> str:
+    latest = tracker.latest_message
+    return latest.text if latest is not None and isinstance(latest.text, str) else ""
+
+
+def _wants_to_leave(tracker: Any) -> bool:
+    from bot.helpdesk.service import is_leave_request
+
+    typed = _typed(tracker)
+    return typed.strip() == "/cancel" or is_leave_request(typed)
+
+
+def _is_external(tracker: Any) -> bool:
+    latest = tracker.latest_message
+    name = (latest.intent or {}).get("name") if latest is not None else None
+    return isinstance(name, str) and name.startswith("EXTERNAL_")
+
+
+def hold_paused_conversations() -> None:
+    """While a person has the conversation (Rasa's ``ConversationPaused``), the bot answers nothing.
+
+    Rasa 3.6 still answers a paused conversation's ``/restart`` (``_should_handle_message``), runs
+    slot extraction on every message, and a 60-minute session expiry resets the pause; a citizen
+    waiting longer than that would get the bot back in the middle of the handoff. Here, on every
+    replica (the state is the tracker's and the database's, never this process's):
+
+    - a paused conversation is never answered and never expires, ``/restart`` and buttons included;
+      its messages are still stored (the staff read them from the record of conversations);
+    - "thôi" / "hủy" (:func:`bot.helpdesk.service.is_leave_request`, or the leave button's
+      ``/cancel``) while the handoff is still *waiting* leaves the queue: the bot resumes and
+      :data:`LEFT_QUEUE_ACTION` says so;
+    - a paused conversation whose handoff is closed in the database (the console closed it but
+      Rasa could not be told) resumes and is answered as usual.
+    """
+    from rasa.core.policies.policy import PolicyPrediction
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted, ConversationResumed
+
+    if getattr(MessageProcessor._run_prediction_loop, "_holds_paused", False):
+        return
+    run_loop = MessageProcessor._run_prediction_loop
+    extract = MessageProcessor.run_action_extract_slots
+    expired = MessageProcessor._has_session_expired
+
+    async def _run_prediction_loop(self: MessageProcessor, output_channel: Any, tracker: Any) -> None:
+        if not tracker.is_paused():
+            await run_loop(self, output_channel, tracker)
+            return
+        if _is_external(tracker):
+            return  # a dossier notice (say) waits: the person has the conversation
+        desk = _citizen_desk()
+        if not await asyncio.to_thread(desk.still_open, tracker.sender_id):
+            # Closed in the database while Rasa could not be told: answer as usual. The listen
+            # puts the dialogue where the rules expect a citizen's message.
+            tracker.update(ConversationResumed())
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+            await run_loop(self, output_channel, tracker)
+        elif _wants_to_leave(tracker) and await asyncio.to_thread(desk.leave, tracker.sender_id):
+            tracker.update(ConversationResumed())
+            action = self._get_action(LEFT_QUEUE_ACTION)
+            prediction = PolicyPrediction.for_action_name(self.domain, LEFT_QUEUE_ACTION)
+            await self._run_action(action, tracker, output_channel, self.nlg, prediction)
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        else:
+            # Kept for the staff; the bot "listened" and says nothing, so each message is a turn of its own.
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+
+    async def run_action_extract_slots(self: MessageProcessor, output_channel: Any, tracker: Any) -> Any:
+        if tracker.is_paused():
+            return tracker
+        return await extract(self, output_channel, tracker)
+
+    def _has_session_expired(self: MessageProcessor, tracker: Any) -> bool:
+        return False if tracker.is_paused() else expired(self, tracker)
+
+    _run_prediction_loop._holds_paused = True  # type: ignore[attr-defined]
+    MessageProcessor._run_prediction_loop = _run_prediction_loop  # type: ignore[method-assign]
+    MessageProcessor.run_action_extract_slots = run_action_extract_slots  # type: ignore[method-assign]
+    MessageProcessor._has_session_expired = _has_session_expired  # type: ignore[method-assign]
+    MessageProcessor._should_handle_message = staticmethod(lambda tracker: not tracker.is_paused())  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     """Apply every patch (idempotent)."""
     cache_action_result_validation()
     tune_sqlite_tracker_store()
     bound_nlu_input()
+    hold_paused_conversations()

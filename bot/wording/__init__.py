@@ -8,10 +8,11 @@ sentence (``"dossier.ask_phone_digits"``). Placeholders are named (``{code}``)::
 Write keys as literal strings at the call site: ``tests/test_wording.py`` finds unused and
 missing keys, and placeholders the sentence does not have, by scanning the code for them.
 
-Each audience has its own file, loaded by namespace: ``citizen`` (``citizen.vi.yml``) and its English
-counterpart ``citizen_en`` (``citizen.en.yml``, read by :mod:`bot.english`) today; the
-help-desk console adds ``staff`` (``staff.vi.yml``) to :data:`FILES` and reads it with
-``catalogue("staff").text(...)``.
+Each audience has its own file, loaded by namespace: ``citizen`` (``citizen.vi.yml``), its English
+counterpart ``citizen_en`` (``citizen.en.yml``, read by :mod:`bot.english`), and ``staff``
+(``staff.vi.yml``, the help-desk console's pages, read with ``catalogue("staff").text(...)``).
+Canned replies that staff send to citizens are citizen sentences (``staff.canned.*`` in
+``citizen.vi.yml``).
 """
 
 from __future__ import annotations
@@ -41,16 +42,16 @@ __all__ = [
 
 # The data files sit next to this module, in the package directory.
 WORDING_DIR = Path(__file__).parent
-# Namespace -> file in WORDING_DIR (citizen_en: answers to questions written in English, bot.english).
-# Staff-facing text will be "staff": "staff.vi.yml".
-FILES: dict[str, str] = {"citizen": "citizen.vi.yml", "citizen_en": "citizen.en.yml"}
+# Namespace -> file in WORDING_DIR (citizen_en: answers to questions written in English, bot.english;
+# staff: the help-desk console, read by bot.console.labels.t and the console's templates).
+FILES: dict[str, str] = {"citizen": "citizen.vi.yml", "citizen_en": "citizen.en.yml", "staff": "staff.vi.yml"}
 DEFAULT_NAMESPACE = "citizen"
 
 # domain.yml responses (sent by Rasa itself) -> the catalogue key whose sentence each must repeat verbatim;
 # tests/test_wording.py checks it, so the two never drift.
 DOMAIN_RESPONSES: dict[str, str] = {
     "utter_greet": "chat.greet",
-    "utter_goodbye": "chat.goodbye",
+    "utter_ask_callback_phone": "dialogue.callback_ask",
     "utter_thank": "chat.thank",
     "utter_iamabot": "chat.iamabot",
     "utter_out_of_scope": "chat.out_of_scope",

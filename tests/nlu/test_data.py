@@ -34,8 +34,10 @@ QUESTION_INTENTS = {
 }
 CHITCHAT_INTENTS = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "request_human"}
 DOSSIER_INTENTS = {"track_dossier", "provide_phone_digits", "subscribe_dossier", "unsubscribe_dossier", "cancel"}
-ALL_INTENTS = QUESTION_INTENTS | CHITCHAT_INTENTS | DOSSIER_INTENTS
-ENTITIES = {"procedure", "dossier_code"}
+# Usually button payloads; a few typed forms so that a typed rating or call-back request is understood.
+HELPDESK_INTENTS = {"request_callback", "rate"}
+ALL_INTENTS = QUESTION_INTENTS | CHITCHAT_INTENTS | DOSSIER_INTENTS | HELPDESK_INTENTS
+ENTITIES = {"procedure", "dossier_code", "csat_rating"}
 FILES_BY_INTENT = {
     "chitchat.yml": CHITCHAT_INTENTS,
     "documents.yml": {"ask_documents"},
@@ -46,6 +48,7 @@ FILES_BY_INTENT = {
     "procedure_info.yml": {"ask_procedure_info"},
     "conditions.yml": {"ask_conditions"},
     "dossier.yml": DOSSIER_INTENTS,
+    "helpdesk.yml": HELPDESK_INTENTS,
 }
 
 ENTITY_RE = re.compile(r"\[([^\[\]()]+)\]\((\w+)\)")
@@ -183,6 +186,8 @@ def test_training_counts() -> None:
     assert counts["request_human"] >= 20
     for intent in DOSSIER_INTENTS:
         assert counts[intent] >= 12, intent
+    for intent in HELPDESK_INTENTS:
+        assert counts[intent] >= 10, intent
 
 
 def test_question_intents_mix_procedures_and_follow_ups() -> None:
@@ -226,7 +231,7 @@ def test_holdout_counts_and_styles() -> None:
     assert set(counts) == ALL_INTENTS
     for intent in QUESTION_INTENTS:
         assert counts[intent] >= 20, intent
-    for intent in CHITCHAT_INTENTS | DOSSIER_INTENTS:
+    for intent in CHITCHAT_INTENTS | DOSSIER_INTENTS | HELPDESK_INTENTS:
         assert counts[intent] >= 8, intent
 
     texts = [_plain(t) for _, t in examples]

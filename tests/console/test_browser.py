@@ -1,0 +1,58 @@
+"""The console in headless Chromium: htmx works under the CSP, a new citizen shows up without a reload."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from tests.browser import chromium, screenshot, wait_for
+from tests.console.conftest import PASSWORD, Console
+from tests.console.fakes import turn
+from tests.fakes import free_port
+
+
+@pytest.fixture
+def served(console: Console) -> Iterator[str]:
+    """The console app of the ``console`` fixture on a real port."""
+    port = free_port()
+    config = uvicorn.Config(console.client.app, host="127.0.0.1", port=port, log_level="warning", ws="none",
+                            access_log=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 10, "the console server")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_queue_polls_and_a_handoff_is_claimed_and_answered(console: Console, served: str) -> None:
+    with chromium() as driver:
+        from selenium.webdriver.common.by import By
+
+        driver.get(f"{served}/login")  # type: ignore[attr-defined]
+        driver.find_element(By.NAME, "username").send_keys("agent")  # type: ignore[attr-defined]
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
+        wait_for(lambda: "Hàng chờ" in driver.page_source, what="the queue page")  # type: ignore[attr-defined]
+        h = console.desk.open("socketio:browser", "socketio")
+        console.record.add("socketio:browser", turn(1, "citizen", "<b>cho tôi gặp cán bộ</b>"))
+        started = time.monotonic()
+        wait_for(lambda: "&lt;b&gt;cho tôi gặp cán bộ" in driver.page_source, 5, "the new citizen")  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 2.5
+        driver.get(f"{served}/handoffs/{h.id}")  # type: ignore[attr-defined]
+        driver.find_element(By.CSS_SELECTOR, "#handoff-panel button.primary").click()  # type: ignore[attr-defined]
+        box = wait_for(lambda: driver.find_element(By.ID, "reply-text"), what="the reply form")  # type: ignore[attr-defined]
+        box.send_keys("Chào anh, tôi là cán bộ hỗ trợ.")
+        driver.find_element(By.CSS_SELECTOR, "#handoff-panel form[action$='/reply'] button").click()  # type: ignore[attr-defined]
+        wait_for(lambda: "Đã gửi" in driver.page_source, what="the reply result")  # type: ignore[attr-defined]
+        console.record.add("socketio:browser", turn(2, "citizen", "cảm ơn anh"))
+        wait_for(lambda: "cảm ơn anh" in driver.page_source, 5, "the new turn")  # type: ignore[attr-defined]
+        screenshot(driver, "console_handoff.png")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]  # type: ignore[attr-defined]
+        assert errors == []
+    assert ("reply", h.id, "agent", "Chào anh, tôi là cán bộ hỗ trợ.") in console.staff.actions()
