@@ -117,8 +117,9 @@ async def _parse_ms(base: str, n: int = 100) -> float:
     return statistics.median(timings) * 1000
 
 
-def measure(model: Path, users: list[int], seconds: float, ports: Ports) -> dict[str, object]:
-    """Start the servers with ``model`` and measure NLU time, load at each concurrency and memory."""
+def measure(model: Path, users: list[int], seconds: float, ports: Ports, record: bool = True) -> dict[str, object]:
+    """Start the servers with ``model`` and measure NLU time, load at each concurrency and memory
+    (``record``: with the event broker that feeds the record of conversations, as ``make run``)."""
     with tempfile.TemporaryDirectory() as tmp:
         # Private catalogue and tracker databases, so the benchmark never touches var/.
         os.environ["BOT_VAR_DIR"] = tmp
@@ -128,7 +129,9 @@ def measure(model: Path, users: list[int], seconds: float, ports: Ports) -> dict
         ensure_schema(engine)
         load_curated(engine=engine)
         engine.dispose()
-        procs = start_servers(model, ports, log_dir=Path(tmp), tracker_db=Path(tmp) / "tracker.db")
+        procs = start_servers(
+            model, ports, log_dir=Path(tmp), tracker_db=Path(tmp) / "tracker.db", record=record, console=False
+        )
         try:
             base = f"http://{ports.host}:{ports.rasa}"
             url = f"{base}/webhooks/rest/webhook"
@@ -143,6 +146,29 @@ def measure(model: Path, users: list[int], seconds: float, ports: Ports) -> dict
             stop_servers(procs)
 
 
+def record_cost(model: Path, users: list[int], seconds: float, ports: Ports, rounds: int = 1) -> int:
+    """The record of conversations' cost per turn: the same load without, then with, the event broker,
+    ``rounds`` times in alternation (this machine's speed drifts); medians of the per-round differences."""
+    deltas: dict[int, list[tuple[float, float, float]]] = {u: [] for u in users}
+    for n in range(1, rounds + 1):
+        runs = {}
+        for record in (False, True):
+            runs[record] = measure(model, users, seconds, ports, record=record)
+            print(f"round {n}, " + ("with the record:" if record else "without the record (baseline):"))
+            for load in runs[record]["loads"]:  # type: ignore[union-attr]
+                print_load(load)
+        for base, rec in zip(runs[False]["loads"], runs[True]["loads"], strict=True):  # type: ignore[call-overload]
+            p50, base_p50 = rec["p50_ms"], base["p50_ms"]
+            deltas[base["users"]].append((p50 - base_p50, p50 / base_p50, rec["turns_per_s"] / base["turns_per_s"]))
+    for u, values in deltas.items():
+        print(
+            f"users={u:>3}  p50 {statistics.median(v[0] for v in values):+.1f} ms "
+            f"(x{statistics.median(v[1] for v in values):.2f})  "
+            f"turns/s x{statistics.median(v[2] for v in values):.2f}  (median of {len(values)} rounds)"
+        )
+    return 0
+
+
 def print_load(r: dict[str, float]) -> None:
     """One line per concurrency level."""
     print(
@@ -155,6 +181,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--record-cost",
+        action="store_true",
+        help="run twice, without and with the record of conversations (event broker), and print the difference",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --record-cost: alternate this many times")
     args = parser.parse_args()
     model = ensure_model()
     ports = Ports(
@@ -162,6 +194,8 @@ def main() -> int:
         actions=int(os.environ.get("BENCH_ACTION_PORT", "5155")),
     )
     print(f"model {model.name}; REST webhook; SQL tracker store (SQLite); action server; 127.0.0.1")
+    if args.record_cost:
+        return record_cost(model, args.users, args.seconds, ports, args.rounds)
     result = measure(model, args.users, args.seconds, ports)
     for load in result["loads"]:  # type: ignore[union-attr]
         print_load(load)

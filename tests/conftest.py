@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from bot.db import make_engine
+from bot.db.clock import today_vn
 from bot.db.schema import ensure_schema
 from bot.settings import PROJECT_ROOT, overridden, settings
 from tests.fakes import (
@@ -162,11 +163,10 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
 
     work = tmp_path_factory.mktemp("bot")
     url = f"sqlite:///{work / 'bot.db'}"
-    fakes = [
-        ThreadedApp(FakeTelegram(TELEGRAM_TOKEN).app()).start(),
-        ThreadedApp(FakeZalo("zalo-app-secret", access_token="a0", refresh_token="r0").app()).start(),
-    ]
-    ports = Ports(host="127.0.0.1", rasa=free_port(), actions=free_port())
+    telegram = FakeTelegram(TELEGRAM_TOKEN)
+    zalo = FakeZalo("zalo-app-secret", access_token="a0", refresh_token="r0")
+    fakes = [ThreadedApp(telegram.app()).start(), ThreadedApp(zalo.app()).start()]
+    ports = Ports(host="127.0.0.1", rasa=free_port(), actions=free_port(), console=free_port())
     env = {
         "DATABASE_URL": url,
         "BOT_VAR_DIR": str(work),
@@ -186,6 +186,9 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
         "ZALO_ACCESS_TOKEN": "a0",
         "ZALO_API_BASE": fakes[1].url,
         "ZALO_OAUTH_BASE": fakes[1].url,
+        # The help desk is open whenever the tests run (today is a working day, all day long).
+        "HELPDESK_SCHEDULE": "mon-sun 00:00-23:59",
+        "HELPDESK_WORKING_DAYS": today_vn().isoformat(),
     }
     procs = []
     with overridden(**env):
@@ -196,7 +199,10 @@ def running_bot_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
             seed_demo(engine)
             engine.dispose()
             procs = start_servers(ensure_model(), ports, log_dir=work / "log", tracker_db=work / "tracker.db")
-            yield RunningBot(f"http://{ports.host}:{ports.rasa}", f"http://{ports.host}:{ports.actions}", work)
+            yield RunningBot(
+                f"http://{ports.host}:{ports.rasa}", f"http://{ports.host}:{ports.actions}", work,
+                console_url=f"http://{ports.host}:{ports.console}", database_url=url, telegram=telegram, zalo=zalo,
+            )  # fmt: skip
         finally:
             stop_servers(procs)
             for fake in fakes:

@@ -45,6 +45,10 @@ class RunningBot:
     rasa_url: str
     action_url: str
     var_dir: Path
+    console_url: str = ""
+    database_url: str = ""
+    telegram: Any = None  # the FakeTelegram the bot's Telegram channel talks to
+    zalo: Any = None  # the FakeZalo the bot's Zalo channel talks to
 
 
 def say(base: str, sender: str, text: str, timeout: float = 30) -> list[dict[str, Any]]:

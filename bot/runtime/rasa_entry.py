@@ -32,7 +32,8 @@ def main() -> None:
     if sys.argv[1:2] == ["run"] and "--enable-api" in sys.argv and "--auth-token" not in sys.argv:
         # Rasa's HTTP API always needs the token (RASA_TOKEN, else var/secrets/rasa_token). It is
         # added here rather than by the caller, so other local users cannot read it in `ps`.
-        sys.argv += ["--auth-token", settings().runtime.rasa_token.reveal()]
+        # One argument with "=": a token that starts with "-" would otherwise read as an option.
+        sys.argv += [f"--auth-token={settings().runtime.rasa_token.reveal()}"]
     if sys.argv[1:3] != ["run", "actions"]:
         # The patches concern the Rasa server; importing them would load TensorFlow into the action server.
         from bot.runtime.rasa_patches import apply_all

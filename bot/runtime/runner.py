@@ -1,4 +1,5 @@
-"""``make run``: start the action server, Rasa and the dossier watcher on localhost; stop them all on Ctrl-C."""
+"""``make run``: start the action server, Rasa, the dossier watcher and the staff console on localhost;
+stop them all on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -34,19 +35,21 @@ class Ports:
     host: str = field(default_factory=lambda: settings().core.bind_host)
     rasa: int = field(default_factory=lambda: settings().core.rasa_port)
     actions: int = field(default_factory=lambda: settings().core.action_port)
+    console: int = field(default_factory=lambda: settings().console.port)
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    shown = url.split("?", 1)[0]  # never the token of the query string
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with code {proc.returncode} before it was ready")
+            raise RuntimeError(f"{shown}: the server exited with code {proc.returncode} before it was ready")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+    raise TimeoutError(f"{shown} did not answer within {timeout:.0f} s")
 
 
 def _log(path: Path) -> IO[bytes]:
@@ -54,20 +57,24 @@ def _log(path: Path) -> IO[bytes]:
     return path.open("ab")
 
 
-def runtime_endpoints(ports: Ports, target: Path, tracker_db: Path | None = None) -> Path:
-    """endpoints.yml with the action server's port and token and, if given, another SQLite tracker database.
+def runtime_endpoints(ports: Ports, target: Path, tracker_db: Path | None = None, *, record: bool = True) -> Path:
+    """endpoints.yml with the action server's port and token and, if given, another SQLite tracker database;
+    without its event broker (so without the record of conversations) when ``record`` is False, which only
+    the benchmark that measures the record's cost uses.
 
     The file holds the action server's secret: it is written readable by its owner only.
     """
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    if not record:
+        endpoints.pop("event_broker", None)
     action = endpoints.setdefault("action_endpoint", {})
     action["url"] = f"http://{ports.host}:{ports.actions}/webhook"
     action.setdefault("headers", {})[TOKEN_HEADER] = settings().runtime.action_server_token.reveal()
     store = endpoints.get("tracker_store") or {}
-    if tracker_db is not None and store.get("dialect") == "sqlite":
-        store["db"] = str(tracker_db)
-    elif store.get("dialect") == "sqlite":
-        Path(PROJECT_ROOT / store["db"]).parent.mkdir(parents=True, exist_ok=True)
+    if store.get("dialect") == "sqlite":
+        # The tracker lives with the rest of the data (BOT_VAR_DIR), where `conversations rebuild` looks.
+        store["db"] = str(tracker_db or settings().core.var_dir / "tracker.db")
+        Path(store["db"]).parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -81,11 +88,19 @@ def rasa_api_url(ports: Ports, path: str) -> str:
 
 
 def start_servers(
-    model: Path, ports: Ports | None = None, *, log_dir: Path | None = None, tracker_db: Path | None = None
+    model: Path,
+    ports: Ports | None = None,
+    *,
+    log_dir: Path | None = None,
+    tracker_db: Path | None = None,
+    record: bool = True,
+    console: bool = True,
 ) -> list[subprocess.Popen[bytes]]:
-    """Start the action server, Rasa (REST, socket.io and configured channels) and the dossier watcher.
+    """Start the action server, Rasa (REST, socket.io and configured channels), the dossier watcher and
+    the staff console.
 
     Waits until the servers answer; returns the processes (stop them with :func:`stop_servers`).
+    ``record=False`` leaves out the event broker and ``console=False`` the console (benchmarks only).
     """
     ports = ports or Ports()
     os.umask(PRIVATE_UMASK)
@@ -104,7 +119,7 @@ def start_servers(
     env["CORS_ORIGINS"] = ",".join(origins)
     log_dir = log_dir or cfg.core.var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
-    endpoints = runtime_endpoints(ports, log_dir / "endpoints.yml", tracker_db)
+    endpoints = runtime_endpoints(ports, log_dir / "endpoints.yml", tracker_db, record=record)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         actions = subprocess.Popen(
@@ -135,6 +150,17 @@ def start_servers(
             stdout=_log(log_dir / "watcher.log"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         procs.append(watcher)
+        if not console:
+            return procs
+        # The help-desk staff console (its own HTTP process; reaches Rasa through bot.rasa_client).
+        env["CONSOLE_PORT"] = str(ports.console)
+        console = subprocess.Popen(
+            [sys.executable, "-m", "bot", "console", "serve"],
+            cwd=PROJECT_ROOT, env=env, start_new_session=True,
+            stdout=_log(log_dir / "console.log"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        procs.append(console)
+        _wait_http(f"http://{ports.host}:{ports.console}/health", console, 60)
         return procs
     except BaseException:
         stop_servers(procs)
@@ -161,7 +187,7 @@ def run() -> int:
     validate_or_exit()
     model = ensure_model()
     ports = Ports()
-    print(">> starting the action server and Rasa (first start takes a minute)…")
+    print(">> starting the action server, Rasa, the watcher and the staff console (first start takes a minute)…")
     procs = start_servers(model, ports)
     base = f"http://{ports.host}:{ports.rasa}"
     print(
@@ -172,6 +198,8 @@ def run() -> int:
         f"  Rasa HTTP API  {base}/status?token=…   (token: RASA_TOKEN, else var/secrets/rasa_token)\n"
         f"  action server  http://{ports.host}:{ports.actions}/health\n"
         f"  one-door hook  {base}/webhooks/onedoor/status   (signed with ONEDOOR_WEBHOOK_SECRET)\n"
+        f"  staff console  http://{ports.host}:{ports.console}/\n"
+        "                 (first admin: python -m bot console add-user NAME --role admin)\n"
         "  logs           var/log/\n"
         "Press Ctrl-C to stop."
     )
