@@ -58,13 +58,14 @@ class ActionRequestHuman(Action):
 
 
 class ActionLeftQueue(Action):
-    """The citizen withdrew a waiting request (the Rasa process left the queue and resumed the bot)."""
+    """The conversation left the queue and the bot is back (the Rasa process did both): the citizen took
+    the request back, or nobody is online any more (then a call-back is offered)."""
 
     def name(self) -> str:
         return "action_left_queue"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        send(dispatcher, Reply(text("dialogue.left_queue")))
+        send(dispatcher, await asyncio.to_thread(desk().left_reply, tracker.sender_id))
         return []
 
 

@@ -143,13 +143,25 @@ class HandoffDesk:
         return self._move(handoff_id, {ACTIVE}, holder=agent, state=CLOSED, end_reason=end_reason,
                           closed_at=naive_utc())  # fmt: skip
 
-    def leave(self, sender_id: str) -> Handoff | None:
-        """The citizen leaves the queue ("thôi", "hủy"): their waiting handoff closes; None when none waits."""
+    def leave(self, sender_id: str, end_reason: str = "citizen_left") -> Handoff | None:
+        """The citizen leaves the queue ("thôi", "hủy"), or nobody is left to answer (``no_answer``): their
+        waiting handoff closes; None when none waits (a claim that came first wins)."""
         with self._session() as session:
             row = self._open_row(session, sender_id)
             if row is None or row.state != WAITING:
                 return None
-        return self._move(row.id, {WAITING}, state=CLOSED, end_reason="citizen_left", closed_at=naive_utc())
+        try:
+            return self._move(row.id, {WAITING}, state=CLOSED, end_reason=end_reason, closed_at=naive_utc())
+        except HandoffConflict:
+            return None
+
+    def last(self, sender_id: str) -> Handoff | None:
+        """The conversation's latest handoff, whatever its state."""
+        with self._session() as session:
+            row = session.scalars(
+                select(HandoffRow).where(HandoffRow.sender_id == sender_id).order_by(HandoffRow.id.desc()).limit(1)
+            ).first()
+            return Handoff.of(row) if row is not None else None
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -202,6 +202,29 @@ class CitizenDesk:
         """The citizen takes back a waiting request; False when none was waiting (a person already has it)."""
         return self.desk.leave(sender_id) is not None
 
+    def give_up_if_unstaffed(self, sender_id: str) -> bool:
+        """A waiting citizen writes and no agent is online any more (the last one left): the handoff
+        closes as ``no_answer`` so that the bot can say so and offer a call-back, instead of leaving the
+        citizen in a silent queue. False when an agent is online or the handoff is not waiting."""
+        if self._presence.online():
+            return False
+        return self.desk.leave(sender_id, end_reason="no_answer") is not None
+
+    def after_leaving(self) -> Reply:
+        """What the bot says when the citizen took back a waiting request."""
+        return Reply(text("dialogue.left_queue"))
+
+    def after_giving_up(self) -> Reply:
+        """What the bot says when the queue was given up because no agent is online: a call-back offer."""
+        hd = settings().helpdesk
+        return self._with_callback(text("dialogue.no_staff", hotline=hd.hotline, office_hours=hd.office_hours))
+
+    def left_reply(self, sender_id: str) -> Reply:
+        """The reply after the conversation left the queue: :meth:`after_giving_up` when nobody was
+        online, else :meth:`after_leaving`."""
+        last = self.desk.last(sender_id)
+        return self.after_giving_up() if last is not None and last.end_reason == "no_answer" else self.after_leaving()
+
     def still_open(self, sender_id: str) -> bool:
         """Whether the conversation has a handoff that is not closed (the bot must stay silent)."""
         return self.desk.current(sender_id) is not None

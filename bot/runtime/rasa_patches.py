@@ -141,7 +141,8 @@ def hold_paused_conversations() -> None:
       its messages are still stored (the staff read them from the record of conversations);
     - "thôi" / "hủy" (:func:`bot.helpdesk.service.is_leave_request`, or the leave button's
       ``/cancel``) while the handoff is still *waiting* leaves the queue: the bot resumes and
-      :data:`LEFT_QUEUE_ACTION` says so;
+      :data:`LEFT_QUEUE_ACTION` says so; a waiting citizen who writes when no agent is online any
+      more leaves it the same way, and is offered a call-back;
     - a paused conversation whose handoff is closed in the database (the console closed it but
       Rasa could not be told) resumes and is answered as usual.
     """
@@ -169,7 +170,9 @@ def hold_paused_conversations() -> None:
             tracker.update(ConversationResumed())
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
             await run_loop(self, output_channel, tracker)
-        elif _wants_to_leave(tracker) and await asyncio.to_thread(desk.leave, tracker.sender_id):
+        elif (_wants_to_leave(tracker) and await asyncio.to_thread(desk.leave, tracker.sender_id)) or (
+            await asyncio.to_thread(desk.give_up_if_unstaffed, tracker.sender_id)
+        ):
             tracker.update(ConversationResumed())
             action = self._get_action(LEFT_QUEUE_ACTION)
             prediction = PolicyPrediction.for_action_name(self.domain, LEFT_QUEUE_ACTION)

@@ -158,3 +158,33 @@ def test_telegram_citizen_leaves_the_queue(running_bot_parts: RunningBot, staff:
     assert closed == []  # no longer waiting
     say("đăng ký tạm trú cần giấy tờ gì")
     wait_for(lambda: any("1.004194" in t for t in sent()), 60, "the bot's answer after leaving")
+
+
+def test_telegram_queue_is_given_back_when_nobody_is_online(
+    running_bot_parts: RunningBot, staff: StaffDesk, engine: Engine
+) -> None:
+    """The last agent left while a citizen waited: their next message gets the bot back and a call-back offer."""
+    from bot.helpdesk.models import PresenceRow
+
+    chat = 900000 + int(uuid.uuid4().int % 100000)
+    hook = f"{running_bot_parts.rasa_url}/webhooks/telegram_ptb/webhook"
+    fake = running_bot_parts.telegram
+    counter = iter(range(50_000 + chat, 60_000 + chat))
+
+    def say(text: str) -> None:
+        resp = requests.post(hook, json=tg_text_update(next(counter), chat, text),
+                             headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=30)  # fmt: skip
+        assert resp.status_code == 200, resp.text
+
+    def sent() -> list[str]:
+        return [m["text"] for m in fake.calls_to("sendMessage") if int(m["chat_id"]) == chat]
+
+    staff.seen("agent-e2e")
+    say("cho tôi gặp cán bộ")
+    wait_for(lambda: any("hàng chờ" in t for t in sent()), 60, "the queue position")
+    with engine.begin() as conn:
+        conn.execute(PresenceRow.__table__.delete())  # every agent has gone
+    say("còn ai không ạ")
+    wait_for(lambda: any("chưa có cán bộ" in t for t in sent()), 30, "the call-back offer")
+    assert HandoffDesk(engine).last(f"telegram_ptb:{chat}").end_reason == "no_answer"
+    staff.seen("agent-e2e")

@@ -155,6 +155,24 @@ def test_leaving_the_queue(citizen: CitizenDesk, engine: Engine, monkeypatch: py
     assert not citizen.leave("socketio:a")
 
 
+def test_a_waiting_citizen_is_given_back_to_the_bot_when_nobody_is_online(
+    citizen: CitizenDesk, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.helpdesk.service.office_calendar", lambda days=None: _always_open())
+    staff(engine, FakeRasa()).seen("an")
+    citizen.request("socketio:a")
+    assert not citizen.give_up_if_unstaffed("socketio:a")  # "an" is online
+    assert citizen.left_reply("socketio:a").text == citizen.after_leaving().text
+    from bot.helpdesk.models import PresenceRow
+
+    with engine.begin() as conn:
+        conn.execute(PresenceRow.__table__.delete())  # the last agent went home
+    assert citizen.give_up_if_unstaffed("socketio:a") and not citizen.still_open("socketio:a")
+    reply = citizen.left_reply("socketio:a")
+    assert "chưa có cán bộ" in reply.text and reply.buttons[0].payload == "/request_callback"
+    assert not citizen.give_up_if_unstaffed("socketio:a")  # nothing waits any more
+
+
 def test_call_backs(citizen: CitizenDesk, engine: Engine) -> None:
     assert citizen.leave_call_back("zalo:1", "số em là abc") is None
     saved = citizen.leave_call_back("zalo:1", "0912 345 678 ạ")

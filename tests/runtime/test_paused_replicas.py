@@ -142,6 +142,8 @@ def test_two_replicas_leave_a_paused_conversation_to_the_person(replicas: tuple[
     assert _say(one, sender, "xin chào"), "the bot answers before the handoff"
     engine = make_engine(app_url)
     handoff = HandoffDesk(engine).open(conversation, "rest")
+    # Taken by a person (nobody is online here: a conversation still waiting would be given back).
+    HandoffDesk(engine).claim(handoff.id, "an")
     pause = requests.post(f"{one}/conversations/{conversation}/tracker/events", params={"token": TOKEN},
                           json=[{"event": "pause"}], timeout=30)  # fmt: skip
     assert pause.status_code == 200, pause.text
@@ -153,7 +155,6 @@ def test_two_replicas_leave_a_paused_conversation_to_the_person(replicas: tuple[
     texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
     assert "alo" in texts, "the citizen's messages are still stored for the staff"
 
-    HandoffDesk(engine).claim(handoff.id, "an")
     HandoffDesk(engine).close(handoff.id, "an", "answered")
     answered = _say(two, sender, "đăng ký tạm trú cần giấy tờ gì")
     assert any("1.004194" in (m.get("text") or "") for m in answered), answered
