@@ -44,7 +44,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from yarl import URL
 
-from bot.runtime.event_broker import Apply, default_apply, is_transient
+from bot.conversations.feed import Apply, default_apply, is_transient
 
 logger = logging.getLogger(__name__)
 

@@ -35,48 +35,20 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-logger = logging.getLogger(__name__)
+from bot.conversations.feed import Apply, default_apply, is_transient
 
-# Takes a batch of event dicts, applies it in one transaction; returns how many were new.
-Apply = Callable[[Sequence[Mapping[str, Any]]], int]
+logger = logging.getLogger(__name__)
 
 _FIRST_PAUSE = 0.05  # seconds before the first retry; doubles up to _MAX_PAUSE
 _MAX_PAUSE = 5.0
 _WARN_EVERY = 1000  # a dropped-event warning every this many drops (the first one too)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database is unreachable or busy (worth retrying without end)."""
-    try:
-        from sqlalchemy import exc as sa_exc
-    except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
-        return isinstance(exc, (OSError, TimeoutError))
-    transient = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (*transient, OSError, TimeoutError, ConnectionError))
-
-
-def default_apply(database_url: str | None = None) -> Apply:
-    """``Recorder(engine_for(database_url)).apply``, the recorder built on first use (in the worker)."""
-    recorder: list[Any] = []
-
-    def apply(events: Sequence[Mapping[str, Any]]) -> int:
-        if not recorder:
-            from bot.conversations.recorder import Recorder
-            from bot.db import engine_for
-
-            recorder.append(Recorder(engine_for(database_url)))
-        return int(recorder[0].apply(events))
-
-    return apply
 
 
 @dataclass
