@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.console.labels import t
 from bot.console.models import UserRow
-from bot.db import engine_for, session_factory
+from bot.db import TransactionalStore
 from bot.db.clock import naive_utc
 from bot.settings import settings
 from bot.text import UNWANTED_CHARS
@@ -84,7 +83,7 @@ class LoginResult:
     user: User | None = None
 
 
-class Accounts:
+class Accounts(TransactionalStore):
     """Console accounts over ``engine``; ``clock`` gives naive UTC now; ``hasher`` the argon2 parameters."""
 
     def __init__(
@@ -96,8 +95,7 @@ class Accounts:
         max_failed: int | None = None,
         lockout_minutes: float | None = None,
     ) -> None:
-        self.engine = engine or engine_for()
-        self._sessions = session_factory(self.engine)
+        super().__init__(engine)
         self.clock = clock or naive_utc
         self.hasher = hasher or PasswordHasher()
         cfg = settings().console
@@ -106,11 +104,6 @@ class Accounts:
         self._ghosts: dict[str, tuple[int, datetime | None]] = {}
         self._ghost_lock = threading.Lock()
         self._dummy_hash = ""
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
 
     # -- reading -------------------------------------------------------------------------------
 

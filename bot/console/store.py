@@ -5,18 +5,16 @@ Blocking (SQLAlchemy); the web app calls these in a worker thread. Times are nai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from bot.console.labels import t
 from bot.console.models import AuditRow, NoteRow
-from bot.db import engine_for, session_factory
+from bot.db import TransactionalStore
 from bot.db.clock import naive_utc
 from bot.helpdesk.handoff import Handoff
 from bot.helpdesk.models import HandoffRow
@@ -52,18 +50,12 @@ class AuditEntry:
     client: str | None
 
 
-class ConsoleStore:
+class ConsoleStore(TransactionalStore):
     """Audit log, notes and handoff look-ups over ``engine``."""
 
     def __init__(self, engine: Engine | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine or engine_for()
-        self._sessions = session_factory(self.engine)
+        super().__init__(engine)
         self.clock = clock or naive_utc
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
 
     def audit(self, username: str, action: str, target: str | None = None, reason: str | None = None,
               client: str | None = None) -> None:  # fmt: skip

@@ -5,6 +5,6 @@ one migration chain (``bot/db/migrations``) and owns :func:`~bot.db.schema.ensur
 ``bot.db.clock`` is the one place for UTC "now" and the Vietnam time zone.
 """
 
-from bot.db.engine import Base, engine_for, make_engine, session_factory
+from bot.db.engine import Base, TransactionalStore, engine_for, make_engine, session_factory
 
-__all__ = ["Base", "engine_for", "make_engine", "session_factory"]
+__all__ = ["Base", "TransactionalStore", "engine_for", "make_engine", "session_factory"]

@@ -6,6 +6,8 @@ PostgreSQL when ``DATABASE_URL`` says so.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,3 +48,17 @@ def engine_for(url: str | None = None) -> Engine:
 def session_factory(engine: Engine | None = None) -> sessionmaker:
     """Return a 2.0-style session factory bound to ``engine``."""
     return sessionmaker(bind=engine or engine_for(), future=True, expire_on_commit=False, class_=Session)
+
+
+class TransactionalStore:
+    """A service over one engine (``engine``, default the configured database) whose methods each run in
+    one transaction: ``with self._session() as session:`` commits on leaving, rolls back on an error."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine = engine or engine_for()
+        self._sessions = session_factory(self.engine)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session

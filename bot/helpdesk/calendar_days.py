@@ -7,16 +7,12 @@ package knows them. The admin's list is read together with ``HELPDESK_DAYS_OFF``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import delete, extract, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from bot.db import engine_for, session_factory
+from bot.db import TransactionalStore
 from bot.db.clock import naive_utc
 from bot.helpdesk.models import CalendarDayRow
 
@@ -41,17 +37,8 @@ class CalendarDay:
     created_at: datetime
 
 
-class CalendarDays:
+class CalendarDays(TransactionalStore):
     """The admin's list of swapped days over ``engine`` (the configured database by default)."""
-
-    def __init__(self, engine: Engine | None = None) -> None:
-        self.engine = engine or engine_for()
-        self._sessions = session_factory(self.engine)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
 
     def list(self, year: int | None = None) -> list[CalendarDay]:
         """The swapped days, by date (of ``year`` only, if given)."""

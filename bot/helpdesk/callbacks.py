@@ -8,16 +8,12 @@ request id). Requests older than ``HELPDESK_CALLBACK_DAYS`` leave the console's 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from bot.db import engine_for, session_factory
+from bot.db import TransactionalStore
 from bot.db.clock import naive_utc
 from bot.helpdesk.models import CallbackRow
 
@@ -63,17 +59,8 @@ def phone_in(text: str) -> str | None:
     return None
 
 
-class CallbackBook:
+class CallbackBook(TransactionalStore):
     """The list of call-back requests over ``engine`` (the configured database by default)."""
-
-    def __init__(self, engine: Engine | None = None) -> None:
-        self.engine = engine or engine_for()
-        self._sessions = session_factory(self.engine)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
 
     def add(self, sender_id: str, channel: str, phone: str) -> Callback:
         """Record a request; a pending one of the same conversation gets the new number instead of a

@@ -8,16 +8,13 @@ replicas, console workers) never both win: a second claim of the same handoff fa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.db import engine_for, session_factory
+from bot.db import TransactionalStore
 from bot.db.clock import naive_utc
 from bot.helpdesk.models import HandoffRow
 
@@ -66,17 +63,8 @@ class Handoff:
                    row.opened_at, row.claimed_at, row.closed_at)  # fmt: skip
 
 
-class HandoffDesk:
+class HandoffDesk(TransactionalStore):
     """The queue of handoffs over ``engine`` (the configured database by default)."""
-
-    def __init__(self, engine: Engine | None = None) -> None:
-        self.engine = engine or engine_for()
-        self._sessions = session_factory(self.engine)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
 
     def open(self, sender_id: str, channel: str, reason: str = "asked") -> Handoff:
         """Queue ``sender_id``'s conversation; its open handoff when it already has one (asking twice

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from bot import dialogue
 from bot.conversations.query import ConversationRecord
-from bot.db import engine_for, session_factory
+from bot.db import TransactionalStore, engine_for
 from bot.db.clock import naive_utc, utcnow
 from bot.helpdesk.calendar_days import CalendarDays
 from bot.helpdesk.callbacks import CallbackBook, CallbackError
@@ -129,16 +127,8 @@ class Delivery:
     problem: str | None = None
 
 
-class _Presence:
+class _Presence(TransactionalStore):
     """Who is online: the console records each agent's polls (table ``helpdesk_presence``)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = session_factory(engine)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
 
     def seen(self, agent: str, at: datetime | None = None) -> None:
         when = naive_utc(at)
