@@ -180,8 +180,7 @@ class CitizenDesk:
             closed = dialogue.closed_hours(calendar, now)
             return HandoffOutcome(self._with_callback(closed.text), False)
         if not self._presence.online(now):
-            no_staff = text("dialogue.no_staff", hotline=hd.hotline, office_hours=hd.office_hours)
-            return HandoffOutcome(self._with_callback(no_staff), False)
+            return HandoffOutcome(self.after_giving_up(), False)
         handoff = self.desk.open(sender_id, channel, reason)
         position = self.desk.position(handoff.id) or 1
         minutes = max(1, round(position * hd.minutes_per_citizen))
@@ -205,7 +204,7 @@ class CitizenDesk:
         return Reply(text("dialogue.left_queue"))
 
     def after_giving_up(self) -> Reply:
-        """What the bot says when the queue was given up because no agent is online: a call-back offer."""
+        """No agent online (asked for a person, or the queue was given up): the hotline and a call-back offer."""
         hd = settings().helpdesk
         return self._with_callback(text("dialogue.no_staff", hotline=hd.hotline, office_hours=hd.office_hours))
 
