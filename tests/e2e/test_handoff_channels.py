@@ -75,21 +75,29 @@ def _scenario(
     wait_for(lambda: any("1.004194" in t for t in sent()[before:]), 60, "the bot's cited answer again")
 
 
-def test_telegram_handoff(running_bot_parts: RunningBot, staff: StaffDesk, engine: Engine) -> None:
-    chat = 700000 + int(uuid.uuid4().int % 100000)
-    hook = f"{running_bot_parts.rasa_url}/webhooks/telegram_ptb/webhook"
-    fake = running_bot_parts.telegram
-    counter = iter(range(10_000 + chat, 20_000 + chat))
+class TelegramCitizen:
+    """A Telegram user of the running bot: ``say`` posts a signed update to its webhook, ``sent`` lists
+    what the bot sent to that chat through the fake Bot API. Chat ids are random, update ids fresh."""
 
-    def say(text: str) -> None:
-        resp = requests.post(hook, json=tg_text_update(next(counter), chat, text),
+    def __init__(self, bot: RunningBot) -> None:
+        self.chat = 700000 + int(uuid.uuid4().int % 300000)
+        self.sender_id = f"telegram_ptb:{self.chat}"
+        self._hook = f"{bot.rasa_url}/webhooks/telegram_ptb/webhook"
+        self._fake = bot.telegram
+        self._updates = iter(range(10_000_000 + self.chat * 100, 10_000_000 + self.chat * 100 + 100))
+
+    def say(self, text: str) -> None:
+        resp = requests.post(self._hook, json=tg_text_update(next(self._updates), self.chat, text),
                              headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=30)  # fmt: skip
         assert resp.status_code == 200, resp.text
 
-    def sent() -> list[str]:
-        return [m["text"] for m in fake.calls_to("sendMessage") if int(m["chat_id"]) == chat]
+    def sent(self) -> list[str]:
+        return [m["text"] for m in self._fake.calls_to("sendMessage") if int(m["chat_id"]) == self.chat]
 
-    _scenario(staff, engine, f"telegram_ptb:{chat}", say, sent)
+
+def test_telegram_handoff(running_bot_parts: RunningBot, staff: StaffDesk, engine: Engine) -> None:
+    citizen = TelegramCitizen(running_bot_parts)
+    _scenario(staff, engine, citizen.sender_id, citizen.say, citizen.sent)
 
 
 def test_zalo_handoff(running_bot_parts: RunningBot, staff: StaffDesk, engine: Engine) -> None:
@@ -134,26 +142,15 @@ def test_zalo_outside_the_window_is_reported_not_sent(
 
 def test_telegram_citizen_leaves_the_queue(running_bot_parts: RunningBot, staff: StaffDesk, engine: Engine) -> None:
     """"thôi" while nobody has taken the conversation: out of the queue, and the bot answers again."""
-    chat = 800000 + int(uuid.uuid4().int % 100000)
-    hook = f"{running_bot_parts.rasa_url}/webhooks/telegram_ptb/webhook"
-    fake = running_bot_parts.telegram
-    counter = iter(range(30_000 + chat, 40_000 + chat))
-
-    def say(text: str) -> None:
-        resp = requests.post(hook, json=tg_text_update(next(counter), chat, text),
-                             headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=30)  # fmt: skip
-        assert resp.status_code == 200, resp.text
-
-    def sent() -> list[str]:
-        return [m["text"] for m in fake.calls_to("sendMessage") if int(m["chat_id"]) == chat]
-
+    citizen = TelegramCitizen(running_bot_parts)
+    say, sent = citizen.say, citizen.sent
     staff.seen("agent-e2e")
     say("cho tôi gặp cán bộ")
     wait_for(lambda: any("hàng chờ" in t for t in sent()), 60, "the queue position")
-    handoff = _handoff_of(engine, f"telegram_ptb:{chat}")
+    handoff = _handoff_of(engine, citizen.sender_id)
     say("thôi")
     wait_for(lambda: any("đã hủy yêu cầu" in t for t in sent()), 30, "the queue left")
-    assert HandoffDesk(engine).current(f"telegram_ptb:{chat}") is None
+    assert HandoffDesk(engine).current(citizen.sender_id) is None
     closed = [h for h in HandoffDesk(engine).queue() if h.id == handoff.id]
     assert closed == []  # no longer waiting
     say("đăng ký tạm trú cần giấy tờ gì")
@@ -166,19 +163,8 @@ def test_telegram_queue_is_given_back_when_nobody_is_online(
     """The last agent left while a citizen waited: their next message gets the bot back and a call-back offer."""
     from bot.helpdesk.models import PresenceRow
 
-    chat = 900000 + int(uuid.uuid4().int % 100000)
-    hook = f"{running_bot_parts.rasa_url}/webhooks/telegram_ptb/webhook"
-    fake = running_bot_parts.telegram
-    counter = iter(range(50_000 + chat, 60_000 + chat))
-
-    def say(text: str) -> None:
-        resp = requests.post(hook, json=tg_text_update(next(counter), chat, text),
-                             headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=30)  # fmt: skip
-        assert resp.status_code == 200, resp.text
-
-    def sent() -> list[str]:
-        return [m["text"] for m in fake.calls_to("sendMessage") if int(m["chat_id"]) == chat]
-
+    citizen = TelegramCitizen(running_bot_parts)
+    say, sent = citizen.say, citizen.sent
     staff.seen("agent-e2e")
     say("cho tôi gặp cán bộ")
     wait_for(lambda: any("hàng chờ" in t for t in sent()), 60, "the queue position")
@@ -186,5 +172,5 @@ def test_telegram_queue_is_given_back_when_nobody_is_online(
         conn.execute(PresenceRow.__table__.delete())  # every agent has gone
     say("còn ai không ạ")
     wait_for(lambda: any("chưa có cán bộ" in t for t in sent()), 30, "the call-back offer")
-    assert HandoffDesk(engine).last(f"telegram_ptb:{chat}").end_reason == "no_answer"
+    assert HandoffDesk(engine).last(citizen.sender_id).end_reason == "no_answer"
     staff.seen("agent-e2e")
