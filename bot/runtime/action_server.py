@@ -13,7 +13,9 @@ Here:
 - compressed bodies are refused (415) and bodies over ``MAX_ACTION_REQUEST_BYTES`` get 413;
 - a body that is not an action call gets 400;
 - an action that raises answers the citizen with the polite "busy" message, logs the
-  exception type and the action's name only, and never echoes the request.
+  exception type and the action's name only, and never echoes the request;
+- ``GET /metrics`` (no action token; ``METRICS_TOKEN`` when set) counts and times every action
+  (:mod:`bot.runtime.metrics`, docs/METRICS.md).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import argparse
 import hmac
 import logging
 import os
+import time
 from typing import Any
 
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.runtime import metrics
 from bot.settings import PRIVATE_UMASK, settings, validate_or_exit
 from bot.wording import text
 
@@ -65,13 +69,25 @@ def make_executor_crash_proof() -> None:
     original = ActionExecutor.run
 
     async def run(self: ActionExecutor, action_call: dict[str, Any]) -> dict[str, Any] | None:
+        name = action_call.get("next_action")
+        # Only a registered action's name becomes a label: the caller chooses next_action.
+        label = name if isinstance(name, str) and name in self.actions else metrics.OTHER
+        start = time.perf_counter()
         try:
-            return await original(self, action_call)
-        except (ActionExecutionRejection, ActionNotFoundException):
+            result = await original(self, action_call)
+        except ActionExecutionRejection:
+            metrics.observe_action(label, "rejected", time.perf_counter() - start)
+            raise
+        except ActionNotFoundException:
+            metrics.observe_action(label, "not_found", None)
             raise
         except Exception as exc:  # the citizen gets a reply whatever broke; the log gets no personal data
-            logger.error("action %r failed: %s", str(action_call.get("next_action"))[:64], type(exc).__name__)
+            metrics.observe_action(label, "error", time.perf_counter() - start)
+            metrics.count_error("actions", exc)
+            logger.error("action %r failed: %s", str(name)[:64], type(exc).__name__)
             return {"events": [], "responses": [{"text": text("common.busy")}]}
+        metrics.observe_action(label, "ok", time.perf_counter() - start)
+        return result
 
     run._crash_proof = True  # type: ignore[attr-defined]
     ActionExecutor.run = run  # type: ignore[method-assign]
@@ -87,12 +103,13 @@ def create_app(action_package: str = "actions", token: str | None = None) -> San
     # No CORS: only the Rasa server calls this, never a browser.
     app = sdk_create_app(action_package, cors_origins=None)
     app.config.REQUEST_MAX_SIZE = cfg.core.max_action_request_bytes
+    metrics.add_sanic_route(app)
 
     @app.on_request
     async def guard(request: Request) -> HTTPResponse | None:
         path = request.path.rstrip("/") or "/"  # Sanic serves "/webhook/" too
-        if path == "/health":
-            return None
+        if path in ("/health", metrics.METRICS_PATH):
+            return None  # /metrics checks METRICS_TOKEN itself: Prometheus does not hold the action token
         given = request.headers.get(TOKEN_HEADER, "")
         if not hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode()):
             return response.json({"error": "missing or wrong action server token"}, status=401)
@@ -112,6 +129,7 @@ def create_app(action_package: str = "actions", token: str | None = None) -> San
     async def on_error(request: Request, exception: Exception) -> HTTPResponse:
         status = getattr(exception, "status_code", 500)
         if status >= 500:
+            metrics.count_error("action_server", exception)
             logger.error("action server error on %s: %s", request.path, type(exception).__name__)
         # Never echo the request: it carries the whole conversation.
         return response.json({"error": "request failed" if status >= 500 else str(exception)[:200]}, status=status)

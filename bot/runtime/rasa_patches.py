@@ -6,7 +6,10 @@ Each patch keeps Rasa's behaviour and says why it is needed.
 from __future__ import annotations
 
 import asyncio
-from functools import lru_cache
+import time
+from contextvars import ContextVar
+from functools import lru_cache, wraps
+from pathlib import Path
 from typing import Any
 
 
@@ -197,9 +200,111 @@ def hold_paused_conversations() -> None:
     MessageProcessor._should_handle_message = staticmethod(lambda tracker: not tracker.is_paused())  # type: ignore[method-assign]
 
 
+def _turn_intent_and_actions(tracker: Any) -> tuple[str | None, list[str]]:
+    """The intent of the tracker's last citizen message and the actions that ran after it."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    actions: list[str] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return event.intent_name, actions
+        if isinstance(event, ActionExecuted) and event.action_name:
+            actions.append(event.action_name)
+    return None, actions
+
+
+#: The tracker of the turn the current task is handling (set by ``log_message``, read by ``handle_message``).
+_TURN_TRACKER: ContextVar[list[Any] | None] = ContextVar("dvc_turn_tracker", default=None)
+
+
+def expose_metrics() -> None:
+    """``GET /metrics`` on the Rasa server, and the turn, fallback, error and model metrics of
+    :mod:`bot.runtime.metrics`.
+
+    - ``rasa.core.run.configure_app`` builds the Sanic app with and without ``--enable-api``: the route
+      is added there (outside Rasa's ``--auth-token``; ``METRICS_TOKEN`` guards it), with the handoff
+      gauges read from the shared database;
+    - ``MessageProcessor.handle_message`` is one citizen message (every channel; ``trigger_intent``
+      and ``/model/parse`` are not turns): counted and timed by ``message.input_channel``, a fallback
+      when the record of conversations would call it one, an exception counted by its class;
+    - an action-server call that fails (Rasa logs it and goes on without the action's events) counts
+      as ``rasa_action_call`` errors, by the underlying exception's class;
+    - each ``MessageProcessor`` (start, ``PUT /model``) sets ``dvc_model_info``.
+    """
+    import rasa.core.run
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+    from rasa.core.processor import MessageProcessor
+
+    from bot.runtime import metrics
+
+    if getattr(MessageProcessor.handle_message, "_metered", False):
+        return
+    configure_app = rasa.core.run.configure_app
+    handle_message = MessageProcessor.handle_message
+    log_message = MessageProcessor.log_message
+    init = MessageProcessor.__init__
+    remote_run = RemoteAction.run
+
+    @wraps(configure_app)
+    def metered_configure_app(*args: Any, **kwargs: Any) -> Any:
+        app = configure_app(*args, **kwargs)
+        metrics.add_sanic_route(app)
+        metrics.watch_handoffs()
+        return app
+
+    async def metered_handle_message(self: MessageProcessor, message: Any) -> Any:
+        holder: list[Any] = []
+        token = _TURN_TRACKER.set(holder)
+        start = time.perf_counter()
+        try:
+            return await handle_message(self, message)
+        except Exception as exc:
+            metrics.count_error("rasa", exc)
+            raise
+        finally:
+            _TURN_TRACKER.reset(token)
+            seconds = time.perf_counter() - start
+            try:
+                fallback = bool(holder) and metrics.is_fallback_turn(*_turn_intent_and_actions(holder[0]))
+            except Exception as exc:  # counting must never break a turn
+                metrics.count_error("metrics", exc)
+                fallback = False
+            metrics.observe_turn(message.input_channel, seconds, fallback=fallback)
+
+    async def metered_log_message(self: MessageProcessor, message: Any, *args: Any, **kwargs: Any) -> Any:
+        tracker = await log_message(self, message, *args, **kwargs)
+        holder = _TURN_TRACKER.get()
+        if holder is not None:
+            holder[:] = [tracker]  # the same object the turn's actions are then logged on
+        return tracker
+
+    def metered_init(self: MessageProcessor, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        model_file = getattr(self, "model_filename", None)
+        metrics.set_model(getattr(self.model_metadata, "model_id", None), Path(model_file).name if model_file else None)
+
+    async def metered_remote_run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await remote_run(self, *args, **kwargs)
+        except ActionExecutionRejection:
+            raise  # a form's validation rejecting a value: not an error
+        except Exception as exc:
+            # Rasa wraps the HTTP error in a RasaException: the cause says what went wrong.
+            metrics.count_error("rasa_action_call", exc.__cause__ or exc.__context__ or exc)
+            raise
+
+    metered_handle_message._metered = True  # type: ignore[attr-defined]
+    rasa.core.run.configure_app = metered_configure_app
+    MessageProcessor.handle_message = metered_handle_message  # type: ignore[method-assign]
+    MessageProcessor.log_message = metered_log_message  # type: ignore[method-assign]
+    MessageProcessor.__init__ = metered_init  # type: ignore[method-assign]
+    RemoteAction.run = metered_remote_run  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     """Apply every patch (idempotent)."""
     cache_action_result_validation()
     tune_sqlite_tracker_store()
     bound_nlu_input()
     hold_paused_conversations()
+    expose_metrics()
