@@ -1,8 +1,9 @@
 """Call-back requests: a citizen who could not reach a person leaves a phone number; staff mark the call.
 
-The number is the one piece of personal data this list exists for, so it is kept (digits only) in
-``helpdesk_callbacks`` and shown to staff in the console; it is never logged (log lines name the
-request id). Requests older than ``HELPDESK_CALLBACK_DAYS`` leave the console's list.
+The number is the one piece of personal data this list exists for, so it is kept in
+``helpdesk_callbacks``, sealed (:func:`bot.privacy.seal`, ``SEAL_KEY``: no store holds a clear phone
+number), and shown opened to staff in the console; it is never logged (log lines name the request
+id). Requests older than ``HELPDESK_CALLBACK_DAYS`` leave the console's list.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlalchemy import select, update
 from bot.db import TransactionalStore
 from bot.db.clock import naive_utc
 from bot.helpdesk.models import CallbackRow
+from bot.privacy import SealError, seal, unseal
 
-__all__ = ["Callback", "CallbackBook", "CallbackError", "phone_in"]
+__all__ = ["Callback", "CallbackBook", "CallbackError", "open_phone", "phone_in"]
 
 PENDING, REACHED, NOT_REACHED = "pending", "reached", "not_reached"
 # A Vietnamese number as citizens type it: 0912 345 678, 091.234.5678, +84 912 345 678, 84912345678.
@@ -43,8 +45,16 @@ class Callback:
 
     @classmethod
     def of(cls, row: CallbackRow) -> Callback:
-        return cls(row.id, row.sender_id, row.channel, row.phone, row.requested_at, row.state, row.agent,
+        return cls(row.id, row.sender_id, row.channel, open_phone(row.phone), row.requested_at, row.state, row.agent,
                    row.updated_at)  # fmt: skip
+
+
+def open_phone(stored: str) -> str:
+    """The number a row keeps sealed (:func:`bot.privacy.seal`); "" when it cannot be opened (another SEAL_KEY)."""
+    try:
+        return unseal(stored)
+    except SealError:
+        return ""
 
 
 def phone_in(text: str) -> str | None:
@@ -73,11 +83,12 @@ class CallbackBook(TransactionalStore):
                 select(CallbackRow).where(CallbackRow.sender_id == sender_id, CallbackRow.state == PENDING)
             ).first()
             if row is None:
-                row = CallbackRow(sender_id=sender_id, channel=channel, phone=digits, requested_at=naive_utc(),
+                # Staff must dial the number, so it is kept, but only sealed: no store holds a clear phone.
+                row = CallbackRow(sender_id=sender_id, channel=channel, phone=seal(digits), requested_at=naive_utc(),
                                   state=PENDING)  # fmt: skip
                 session.add(row)
             else:
-                row.phone, row.requested_at = digits, naive_utc()
+                row.phone, row.requested_at = seal(digits), naive_utc()
             session.flush()
             return Callback.of(row)
 

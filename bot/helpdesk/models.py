@@ -7,7 +7,7 @@ a conversation has at most one handoff that is not closed.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Index, Integer, String
+from sqlalchemy import Column, Date, DateTime, Index, Integer, String, Text
 
 from bot.db import Base
 
@@ -53,7 +53,7 @@ class CallbackRow(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     sender_id = Column(String(200), nullable=False)
     channel = Column(String(40), nullable=False)
-    phone = Column(String(20), nullable=False)  # digits only, as the citizen gave it: the staff must call it
+    phone = Column(Text, nullable=False)  # sealed digits (bot.privacy.seal): staff must call it (0013)
     requested_at = Column(DateTime, nullable=False)
     state = Column(String(12), nullable=False)  # pending | reached | not_reached
     agent = Column(String(100), nullable=True)

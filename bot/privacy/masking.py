@@ -230,6 +230,14 @@ def _pii_spans(probe: str, start: int, end: int, spans: list[tuple[int, int, str
         segment = pattern.sub(_record, segment)
 
 
+# Every phone, ID number and e-mail holds a character that reads as a digit or an "@" for matching
+# (_ascii_equivalent): a Unicode decimal digit, or one whose NFKC form is an ASCII digit or "@"
+# (superscripts, subscripts, circled digits, full-width and small "@"). Text without one has nothing
+# to mask, and skips the matching copy and the scans: most slot values, button titles and words.
+# tests/privacy/test_masked_at_rest.py checks this class against the whole of Unicode.
+_MAY_HOLD_PII = re.compile(r"[\d@\u00b2\u00b3\u00b9\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u24ea\ufe6b\uff20]")
+
+
 def mask_text(text: str, names: Iterable[str] | None = None) -> str:
     """Mask phone numbers, ID numbers, e-mails and the given ``names`` in free ``text``.
 
@@ -240,6 +248,8 @@ def mask_text(text: str, names: Iterable[str] | None = None) -> str:
     if not text:
         return text
     text = nfc(text)
+    if not names and not _MAY_HOLD_PII.search(text):
+        return text
     probe = _for_matching(text)
     spans: list[tuple[int, int, str]] = []
     pos = 0

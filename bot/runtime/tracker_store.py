@@ -9,28 +9,56 @@ event broker, which reads the same event objects):
   any message while the dossier form is open or right after a lookup, any message
   holding a dossier code) every digit outside a dossier code becomes ``•``: the 4
   digits unlock a dossier and must not be stored anywhere;
-- every other message, entity value, slot value and bot message has phone numbers,
-  ID numbers and e-mails masked (:func:`bot.privacy.mask_text`); a user message that
+- every other message has phone numbers, ID numbers and e-mails masked
+  (:func:`bot.privacy.mask_text`), and so does every string of its parse data (entities
+  with their ``value`` and ``text``, the response selector, the parse data's copy of the
+  metadata; not the intent names, which the dialogue needs), of every slot value (lists
+  and dicts included), of bot messages (text, buttons, custom payloads) and of any event's
+  metadata (except the keys holding hashes, model ids or ciphertext); a user message that
   masking changed keeps its original encrypted in ``metadata["sealed"]``
   (:func:`bot.privacy.seal`) for the console's audited "unmask";
 - a ``phone_last4`` slot keeps only "received"/"invalid", and a ``dossier_code`` slot
   only a well-formed code.
 
 The live turn is unaffected: actions see the message as typed, because redaction
-happens when the turn is saved, after the actions have run.
+happens when the turn is saved, after the actions have run. Intents, procedure codes,
+dossier codes and the slots the dialogue reads are left as they are.
+
+Where it lives: the issue asked for this store "in bot/privacy", but ``bot.privacy`` is a
+foundation package and imports no Rasa (docs/ARCHITECTURE.md, tests/test_architecture.py).
+So the masking rules live in :mod:`bot.privacy` (``mask_text``, ``seal``), and this module is
+only the Rasa adapter that applies them to Rasa's events, in ``bot.runtime``, the one layer
+allowed to subclass Rasa. ``tests/e2e/test_pii_at_rest.py`` scans what it stored, the
+application database and the logs after real conversations; ``bench/masking_bench.py``
+measures what it adds to a save.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, Event, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    EntitiesAdded,
+    Event,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dossiers.codes import code_spans, is_valid_code
-from bot.privacy import mask_text, seal
+from bot.privacy import mask_id, mask_text, seal
+from bot.privacy.models import ERASURES, ensure_erasures
+from bot.privacy.subjects import sender_key
 
 # Set on events read back from the store: they were redacted when they were saved.
 _STORED = "_dvc_stored"
@@ -43,6 +71,15 @@ _LISTEN = "action_listen"
 DIGIT_MASK = "•"
 #: Metadata key of a user message's sealed original (read by bot.conversations).
 SEALED_KEY = "sealed"
+Scrub = Callable[[str], str]
+# Parse-data keys left as they are: the dialogue's intent names, and what _redact_user sets itself.
+_PARSE_KEPT = frozenset({"intent", "intent_ranking", "text", "entities", "message_id"})
+# Metadata keys that hold no text a person typed: a keyed hash, the model's ids, the sealed ciphertext
+# (scrubbing could only damage them).
+_METADATA_KEPT = frozenset({SEALED_KEY, "requester", "model_id", "assistant_id"})
+# Integers of 9 to 12 digits (a CMND, a phone without its trunk 0, a CCCD without its leading zeros).
+_LONG_NUMBER = 100_000_000
+_TOO_LONG_NUMBER = 1_000_000_000_000
 
 
 def hide_digits(text: str) -> str:
@@ -55,6 +92,27 @@ def hide_digits(text: str) -> str:
     return "".join(out)
 
 
+# Rasa's event classes are ABCs: isinstance goes through ABCMeta, which made walking a long tracker
+# the largest part of redact. The kind of each event class is worked out once.
+_KIND_BASES: tuple[tuple[str, type[Event]], ...] = (
+    ("user", UserUttered),
+    ("slot", SlotSet),
+    ("loop", ActiveLoop),
+    ("action", ActionExecuted),
+    ("bot", BotUttered),
+    ("entities", EntitiesAdded),
+)
+_KINDS: dict[type, str] = {}
+
+
+def _kind(event: Event) -> str:
+    cls = type(event)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _KINDS[cls] = next((name for name, base in _KIND_BASES if issubclass(cls, base)), "")
+    return kind
+
+
 def _dossier_flow_messages(events: list[Event]) -> set[int]:
     """Indices of user messages of the dossier flow: sent while the form is open or right after a
     lookup (a retry of the digits), or followed by a lookup in the same turn."""
@@ -63,18 +121,20 @@ def _dossier_flow_messages(events: list[Event]) -> set[int]:
     loop: Any = None
     last_action: str | None = None
     last_user: int | None = None
+    event: Any  # its class is known from its kind
     for i, event in enumerate(events):
-        if isinstance(event, SlotSet) and event.key == "requested_slot":
+        kind = _kind(event)
+        if kind == "slot" and event.key == "requested_slot":
             requested = event.value
-        elif isinstance(event, ActiveLoop):
+        elif kind == "loop":
             loop = event.name
-        elif isinstance(event, UserUttered):
+        elif kind == "user":
             last_user = i
             if requested == SECOND_FACTOR_SLOT or loop == DOSSIER_FORM or last_action == DOSSIER_ACTION:
                 flow.add(i)
-        elif isinstance(event, ActionExecuted) and event.action_name != _LISTEN:
+        elif kind == "action" and event.action_name != _LISTEN:
             last_action = event.action_name
-            if event.action_name == DOSSIER_ACTION and last_user is not None:
+            if last_action == DOSSIER_ACTION and last_user is not None:
                 flow.add(last_user)
     return flow
 
@@ -85,26 +145,68 @@ def _set_text(event: UserUttered, text: str) -> None:
     event.parse_data.pop("text_tokens", None)
 
 
+def _hide_and_mask(text: str) -> str:
+    """A dossier-flow text: every digit outside a dossier code hidden, then personal data masked."""
+    return mask_text(hide_digits(text))
+
+
+def _scrubbed(value: Any, scrub: Scrub) -> Any:
+    """``value`` with ``scrub`` applied to every string in it, however deep (lists, tuples, dicts' values,
+    except under the keys of ``_METADATA_KEPT``).
+
+    An integer of 9 to 12 digits (a phone or an ID number read as a number, which lost its leading
+    zeros) is stored as masked text; shorter ones (counters, ratings) and longer ones are kept.
+    """
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        # A copy of a message's metadata turns up elsewhere too (the session_started_metadata slot).
+        return {k: v if k in _METADATA_KEPT else _scrubbed(v, scrub) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrubbed(v, scrub) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and _LONG_NUMBER <= abs(value) < _TOO_LONG_NUMBER:
+        digits = str(abs(value))
+        masked = scrub(digits)
+        # Without its leading zeros an ID or a phone may no longer look like one: masked as an ID.
+        return masked if masked != digits else mask_id(digits)
+    return value
+
+
+def _scrubbed_metadata(metadata: dict[str, Any] | None, scrub: Scrub) -> dict[str, Any] | None:
+    """Metadata scrubbed, except the keys that hold no text a person typed (hashes, ids, ciphertext)."""
+    return _scrubbed(metadata, scrub) if metadata else metadata
+
+
 def _redact_user(event: UserUttered, in_flow: bool) -> None:
     text = event.text or ""
-    if in_flow or code_spans(text):
-        redacted = mask_text(hide_digits(text))
-        kept = [
-            e for e in event.entities
+    dossier = in_flow or bool(code_spans(text))
+    scrub: Scrub = _hide_and_mask if dossier else mask_text
+    redacted = scrub(text)
+    entities = event.entities
+    if dossier:
+        # The 4 digits may have been read as an entity of any kind: keep only digit-free values and codes.
+        entities = [
+            e for e in entities
             if not any(ch.isdigit() for ch in str(e.get("value"))) or is_valid_code(str(e.get("value")))
         ]  # fmt: skip
-    else:
-        redacted = mask_text(text)
-        kept = [{**e, "value": mask_text(e["value"])} if isinstance(e.get("value"), str) else e for e in event.entities]
-        if redacted != text:
-            # Outside the dossier flow the original stays readable, encrypted, for a supervisor
-            # who gives a reason in the console (bot.privacy.sealing); the 4 digits never are.
-            event.metadata = {**(event.metadata or {}), SEALED_KEY: seal(text)}
+    kept = [_scrubbed(e, scrub) for e in entities]
+    if redacted != text and not dossier:
+        # Outside the dossier flow the original stays readable, encrypted, for a supervisor
+        # who gives a reason in the console (bot.privacy.sealing); the 4 digits never are.
+        event.metadata = {**(event.metadata or {}), SEALED_KEY: seal(text)}
     if redacted != text:
         _set_text(event, redacted)
     if kept != event.entities:
         event.entities = kept
         event.parse_data["entities"] = list(kept)
+    # Everything else the NLU and the channel put in the parse data (its copy of the metadata, the
+    # response selector's answers, an entity's "text", ...); the intent names are the dialogue's.
+    for key, value in event.parse_data.items():
+        if key == "metadata":
+            event.parse_data[key] = _scrubbed_metadata(value, scrub)
+        elif key not in _PARSE_KEPT and value:
+            event.parse_data[key] = _scrubbed(value, scrub)
+    event.metadata = _scrubbed_metadata(event.metadata, scrub)
 
 
 def _redact_slot(event: SlotSet) -> None:
@@ -114,23 +216,49 @@ def _redact_slot(event: SlotSet) -> None:
     elif event.key == DOSSIER_SLOT:
         if event.value is not None and not is_valid_code(str(event.value)):
             event.value = None
-    elif isinstance(event.value, str):
-        event.value = mask_text(event.value)
+    else:
+        # Strings, and phones or e-mails inside lists and dicts (a form may collect a contact as one).
+        event.value = _scrubbed(event.value, mask_text)
+
+
+# The bot's own words repeat (replies, button titles and payloads): masked once, then remembered,
+# as the record of conversations does (bot.conversations.recorder). What a person typed (a citizen's
+# message, a staff reply: metadata "agent") is not kept in the cache.
+_mask_bot_text: Scrub = lru_cache(maxsize=2048)(mask_text)
+
+
+def _redact_bot(event: BotUttered) -> None:
+    scrub = mask_text if (event.metadata or {}).get("agent") else _mask_bot_text
+    if event.text:
+        event.text = scrub(event.text)
+    if event.data:
+        event.data = _scrubbed(event.data, scrub)  # buttons' titles and payloads, custom payloads
 
 
 def redact(events: Iterable[Event]) -> None:
     """Redact, in place, the events not yet stored (see the module docstring)."""
     events = list(events)
     flow = _dossier_flow_messages(events)
+    event: Any  # its class is known from its kind
     for i, event in enumerate(events):
         if getattr(event, _STORED, False):
             continue
-        if isinstance(event, UserUttered):
+        kind = _kind(event)
+        if kind == "user":
             _redact_user(event, i in flow)
-        elif isinstance(event, SlotSet):
+            continue
+        if kind == "slot":
             _redact_slot(event)
-        elif isinstance(event, BotUttered) and event.text:
-            event.text = mask_text(event.text)
+        elif kind == "bot":
+            _redact_bot(event)
+        elif kind == "entities":
+            event.entities = _scrubbed(event.entities, mask_text)
+        elif kind == "action" and event.action_text:
+            event.action_text = mask_text(event.action_text)
+        # Any event may carry metadata (a session start copies the message's; a staff reply names its agent).
+        metadata = getattr(event, "metadata", None)
+        if metadata:
+            event.metadata = _scrubbed_metadata(metadata, mask_text)
 
 
 def _mark_stored(tracker: DialogueStateTracker | None) -> DialogueStateTracker | None:
@@ -138,6 +266,39 @@ def _mark_stored(tracker: DialogueStateTracker | None) -> DialogueStateTracker |
         for event in tracker.events:
             setattr(event, _STORED, True)
     return tracker
+
+
+_ERASURES_READY = "_dvc_erasures_ready"
+_ERASURES_RETRY = "_dvc_erasures_retry"
+_log = logging.getLogger(__name__)
+
+
+def _ready_erasures(store: SQLTrackerStore) -> None:
+    """Make the erasure tombstones' table once per process (``python -m bot privacy erase`` writes it).
+
+    A database user without CREATE rights must not stop the bot: the turn is saved without the
+    guard, a warning says why, and the table is tried again ten minutes later (an eraser with the
+    rights creates it too).
+    """
+    if getattr(store, _ERASURES_READY, False) or time.monotonic() < getattr(store, _ERASURES_RETRY, 0.0):
+        return
+    try:
+        ensure_erasures(store.engine)
+    except SQLAlchemyError as exc:
+        setattr(store, _ERASURES_RETRY, time.monotonic() + 600)
+        _log.warning("privacy_erasures cannot be created in the tracker store (%s): erasures are not "
+                       "guarded against a turn in flight until it exists", type(exc).__name__)  # fmt: skip
+        return
+    setattr(store, _ERASURES_READY, True)
+
+
+def _erased_at(store: SQLTrackerStore, session: Any, sender_id: str) -> float | None:
+    """When the conversation was erased (epoch seconds), from its tombstone; None when it never was."""
+    if not getattr(store, _ERASURES_READY, False):
+        return None  # save() makes the table before anything is written
+    query = select(ERASURES.c.erased_at).where(ERASURES.c.sender_key == sender_key(sender_id))
+    value = session.execute(query).scalar()
+    return None if value is None else float(value)
 
 
 class PrivateSQLTrackerStore(SQLTrackerStore):
@@ -163,5 +324,26 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Redact the turn's new events, then store (and publish) them."""
         redact(tracker.events)
+        _ready_erasures(self)
         await super().save(tracker)
         _mark_stored(tracker)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The events beyond the stored count (Rasa's rule), except those older than an erasure of the conversation.
+
+        Rasa counts what is stored and writes the rest: after an erasure the count is 0, so a turn
+        that was in flight would write the whole conversation back, and publish it to the record.
+        A normal turn's new events were never stored: then nothing is looked up (no cost per turn).
+        When events already stored come back, the tombstone (``privacy_erasures``, written by
+        bot.privacy.lifecycle) says when the conversation was erased: what survives is the tracker's
+        events from then on, and the count applies to those (so a second save of the same turn
+        writes only what is new again).
+        """
+        events = list(super()._additional_events(session, tracker))
+        if not any(getattr(e, _STORED, False) for e in events):
+            return iter(events)
+        erased_at = _erased_at(self, session, tracker.sender_id)
+        if erased_at is None:
+            return iter(events)
+        stored = len(tracker.events) - len(events)  # Rasa's count of what the store holds
+        return iter([e for e in tracker.events if (e.timestamp or 0.0) >= erased_at][stored:])
