@@ -60,7 +60,8 @@ bench: db train
 	@$(PY) bench/catalog_import_bench.py
 	@$(PY) bench/webhook_bench.py --users 1 5 20
 	@echo "(slower, by hand: bench/policy_compare.py, python -m bench.dossier_lookup, bench/fuzz_bench.py,"
-	@echo " bench/conversations_bench.py, bench/webhook_bench.py --record-cost --rounds 3)"
+	@echo " bench/conversations_bench.py, bench/webhook_bench.py --record-cost --rounds 3,"
+	@echo " bench/analytics_bench.py, bench/purge_bench.py, bench/masking_bench.py)"
 
 lock: install
 	@$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

@@ -412,6 +412,51 @@ class ConsoleSettings:
     )
 
 
+
+@dataclass(frozen=True)
+class AnalyticsSettings:
+    """Daily roll-ups for the dashboard (``bot.analytics``) and the Prometheus ``/metrics`` endpoints."""
+
+    rollup_minutes: float = _var(
+        "ANALYTICS_ROLLUP_MINUTES",
+        "how often `make run`'s housekeeping process rolls up today's figures (minutes)",
+        "10",
+        minimum=1,
+    )
+    metrics_token: str = _var(
+        "METRICS_TOKEN",
+        "bearer token Prometheus must send to `/metrics` (unset: `/metrics` answers without one)",
+        secret=True,
+    )
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """How long personal data is kept, and the daily purge (``python -m bot privacy purge``)."""
+
+    transcript_days: int = _var(
+        "RETENTION_TRANSCRIPT_DAYS",
+        "a conversation is erased from every store this many days after its last message (at least 8: "
+        "a week's analytics close first)",
+        "90",
+        minimum=8,
+    )
+    rollup_days: int = _var(
+        "RETENTION_ROLLUP_DAYS", "anonymous daily roll-ups (the dashboard's figures) are kept this many days", "730",
+        minimum=1,
+    )
+    audit_days: int = _var(
+        "RETENTION_AUDIT_DAYS",
+        "audit logs (console, dossier lookups, erasure requests) are kept this many days; "
+        "set what the province's legal office requires",
+        "1095",
+        minimum=1,
+    )
+    purge_time: str = _var(
+        "PRIVACY_PURGE_TIME", "time of day (Vietnam time, HH:MM) of `make run`'s daily purge", "02:30"
+    )
+
+
 # A new section goes here (a dataclass above, a field
 # of Settings below, an entry in SECTIONS): the loader, `config show` and the README follow.
 SECTIONS: dict[str, type] = {
@@ -424,6 +469,8 @@ SECTIONS: dict[str, type] = {
     "runtime": RuntimeSettings,
     "production": ProductionSettings,
     "console": ConsoleSettings,
+    "analytics": AnalyticsSettings,
+    "privacy": PrivacySettings,
 }
 
 
@@ -440,6 +487,8 @@ class Settings:
     runtime: RuntimeSettings
     production: ProductionSettings
     console: ConsoleSettings
+    analytics: AnalyticsSettings
+    privacy: PrivacySettings
     # Variable name -> "environment" or "default": where each value came from.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Variable name -> its text as loaded (the default's text when unset). Holds secrets: never print it.
@@ -594,6 +643,11 @@ def validate(cfg: Settings | None = None) -> Settings:
     cfg = cfg or settings()
     if cfg.dossiers.source == "http" and not cfg.onedoor.base_url:
         raise SettingsError("DOSSIER_SOURCE=http needs ONEDOOR_BASE_URL")
+    if cfg.privacy.rollup_days < cfg.privacy.transcript_days:
+        # The purge would delete roll-ups that the next roll-up remakes from the transcripts still kept.
+        raise SettingsError("RETENTION_ROLLUP_DAYS must be at least RETENTION_TRANSCRIPT_DAYS")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", cfg.privacy.purge_time):
+        raise SettingsError(f"PRIVACY_PURGE_TIME must be HH:MM (00:00-23:59), not {cfg.privacy.purge_time!r}")
     return cfg
 
 

@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.dialogue",
             "bot.helpdesk",  # office hours, handoff queue, staff replies; no Rasa or web imports
             "bot.conversations",  # the record of conversations (read model fed by Rasa's events)
+            "bot.analytics",  # daily roll-ups of the record, the dashboard's figures, the monthly report
             "bot.rasa_client",
         ),
     ),

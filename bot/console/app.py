@@ -27,13 +27,15 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.channels.store import ChannelStore
-from bot.console import views
+from bot.console import analytics_views, privacy_views, views
 from bot.console.auth import ROLES, Accounts, User
 from bot.console.labels import t
 from bot.console.store import ConsoleStore
 from bot.console.web import Console, Ctx, SecurityHeaders, client_address, csrf_valid, make_templates
 from bot.db import engine_for
 from bot.db.clock import naive_utc
+from bot.helpdesk.handoff import HandoffDesk
+from bot.runtime import metrics
 from bot.settings import settings
 
 __all__ = ["ROUTES", "Access", "create_app"]
@@ -46,7 +48,8 @@ PUBLIC, PAGE, FRAGMENT, ACTION = "public", "page", "fragment", "action"
 ALL = frozenset(ROLES)
 STAFF = frozenset({"agent", "supervisor", "admin"})
 READERS = frozenset({"agent", "trainer", "supervisor", "admin"})
-UNMASKERS = frozenset({"supervisor", "admin"})
+SUPERVISORS = frozenset({"supervisor", "admin"})
+UNMASKERS = SUPERVISORS  # who may read a sealed original
 ADMIN = frozenset({"admin"})
 
 
@@ -88,6 +91,9 @@ ROUTES: tuple[Access, ...] = (
     Access("/conversations", "GET", views.conversations, PAGE, READERS),
     Access("/conversations/{sender_id}", "GET", views.transcript, PAGE, READERS),
     Access("/conversations/{sender_id}/unmask", "POST", views.unmask, ACTION, UNMASKERS),
+    # Thống kê
+    Access("/analytics", "GET", analytics_views.dashboard, PAGE, SUPERVISORS),
+    Access("/analytics/csv/{chart}", "GET", analytics_views.dashboard_csv, PAGE, SUPERVISORS),
     # Quản trị
     Access("/admin/users", "GET", views.users, PAGE, ADMIN),
     Access("/admin/users", "POST", views.create_user, ACTION, ADMIN),
@@ -97,6 +103,12 @@ ROUTES: tuple[Access, ...] = (
     Access("/admin/calendar", "GET", views.calendar, PAGE, ADMIN),
     Access("/admin/calendar", "POST", views.add_calendar_day, ACTION, ADMIN),
     Access("/admin/calendar/remove", "POST", views.remove_calendar_day, ACTION, ADMIN),
+    Access("/admin/privacy", "GET", privacy_views.privacy_page, PAGE, ADMIN),
+    Access("/admin/privacy/find", "POST", privacy_views.resolve, ACTION, ADMIN),
+    Access("/admin/privacy/export", "POST", privacy_views.export, ACTION, ADMIN),
+    Access("/admin/privacy/erase", "POST", privacy_views.erase, ACTION, ADMIN),
+    Access("/admin/privacy/hold", "POST", privacy_views.hold, ACTION, ADMIN),
+    Access("/admin/privacy/release", "POST", privacy_views.release, ACTION, ADMIN),
 )
 
 
@@ -173,6 +185,26 @@ def _default_unseal() -> Callable[[str], str]:
     return unseal
 
 
+def _default_privacy(engine: Engine) -> Any:
+    """The personal-data lifecycle over ``engine`` and the tracker store, holding Rasa's conversation lock.
+
+    Production (``REDIS_HOST`` set) locks through endpoints.prod.yml's Redis lock store, as every Rasa
+    replica does; on one machine the tracker store's erasure tombstone protects a turn in flight.
+    Rasa's lock store is imported on the first erasure only: the console never loads Rasa otherwise.
+    """
+    from bot.privacy.lifecycle import DataLifecycle
+    from bot.settings import PROJECT_ROOT
+
+    endpoints = PROJECT_ROOT / "endpoints.prod.yml" if settings().production.redis_host else None
+
+    def lock(sender_id: str) -> Any:
+        from bot.runtime.conversation_lock import conversation_lock
+
+        return conversation_lock(sender_id, endpoints)
+
+    return DataLifecycle(engine, lock=lock)
+
+
 def create_app(
     *,
     engine: Engine | None = None,
@@ -184,11 +216,13 @@ def create_app(
     accounts: Accounts | None = None,
     unseal: Callable[[str], str] | None = None,
     filter_factory: Callable[..., Any] | None = None,
+    privacy: Any = None,
 ) -> Starlette:
     """The console app over ``engine`` (default: the configured database).
 
     Every service can be injected (tests pass a temp database and fakes); the defaults are the real
-    ones: StaffDesk, ConversationRecord, CallbackBook, CalendarDays, ``bot.privacy.unseal``.
+    ones: StaffDesk, ConversationRecord, CallbackBook, CalendarDays, ``bot.privacy.unseal``, and
+    :class:`bot.privacy.lifecycle.DataLifecycle` over the tracker store with Rasa's conversation lock.
     ``clock`` gives naive UTC now (lockouts, audit times, waiting times).
     """
     engine = engine or engine_for()
@@ -221,9 +255,11 @@ def create_app(
         clock=clock,
         unseal=unseal or _default_unseal(),
         filter_factory=filter_factory or _default_filter_factory(),
+        privacy=privacy or _default_privacy(engine),
         templates=make_templates(),
     )
     middleware = [
+        Middleware(metrics.ConsoleRequestCounter),  # outermost: sees every response's final status
         Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
@@ -235,6 +271,9 @@ def create_app(
         ),
     ]
     routes = [Route(a.path, _guard(a), methods=[a.method], name=f"{a.method} {a.path}") for a in ROUTES]
+    # Prometheus is no staff member: /metrics stays outside ROUTES, guarded by METRICS_TOKEN alone.
+    routes.append(Route(metrics.METRICS_PATH, metrics.starlette_endpoint, methods=["GET"], name="GET /metrics"))
+    metrics.watch_handoffs(HandoffDesk(engine))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.console = console
     return app

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.analytics.labels import REASON_KEYS
 from bot.wording import catalogue
 
 __all__ = [
+    "ANSWER_TYPES",
     "AUTHORS",
     "CALENDAR_KINDS",
     "CALLBACK_STATES",
@@ -21,6 +23,7 @@ __all__ = [
     "PROBLEMS",
     "REASON_KEYS",
     "ROLE_KEYS",
+    "answer_type_label",
     "author_label",
     "calendar_kind_label",
     "callback_state_label",
@@ -45,12 +48,6 @@ ROLE_KEYS = {
     "trainer": "labels.role.trainer",
     "supervisor": "labels.role.supervisor",
     "admin": "labels.role.admin",
-}
-REASON_KEYS = {
-    "asked": "labels.reason.asked",
-    "fallback": "labels.reason.fallback",
-    "low_confidence": "labels.reason.low_confidence",
-    "dossier": "labels.reason.dossier",
 }
 END_REASON_KEYS = {
     "answered": "labels.end_reason.answered",
@@ -82,6 +79,15 @@ CHANNELS = {
     "telegram": "labels.channel.telegram",
     "telegram_ptb": "labels.channel.telegram",
     "zalo": "labels.channel.zalo",
+}
+ANSWER_TYPES = {
+    "ask_documents": "labels.answer_type.ask_documents",
+    "ask_fee": "labels.answer_type.ask_fee",
+    "ask_processing_time": "labels.answer_type.ask_processing_time",
+    "ask_where": "labels.answer_type.ask_where",
+    "ask_how_online": "labels.answer_type.ask_how_online",
+    "ask_procedure_info": "labels.answer_type.ask_procedure_info",
+    "ask_conditions": "labels.answer_type.ask_conditions",
 }
 PROBLEMS = {
     "rest_no_push": "labels.problem.rest_no_push",
@@ -134,6 +140,11 @@ def author_label(author: str | None) -> str:
 def channel_label(channel: str | None) -> str:
     """The channel's name for staff."""
     return _label(CHANNELS, channel) if channel else "—"
+
+
+def answer_type_label(intent: str | None) -> str:
+    """What a question about a procedure asked (documents, fee, time...), from its intent."""
+    return _label(ANSWER_TYPES, intent)
 
 
 def problem_label(problem: str | None) -> str:

@@ -28,6 +28,14 @@ STATIC_FILES: dict[str, tuple[tuple[Path, ...], str]] = {
         (STATIC_DIR / "vendor" / "htmx.min.js", PROJECT_ROOT / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"),
         "application/javascript; charset=utf-8",
     ),
+    "dashboard.js": ((STATIC_DIR / "dashboard.js",), "application/javascript; charset=utf-8"),
+    "chart.umd.min.js": (
+        (
+            STATIC_DIR / "vendor" / "chart.umd.min.js",
+            PROJECT_ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js",
+        ),
+        "application/javascript; charset=utf-8",
+    ),
 }
 MIN_UNMASK_REASON = 5
 MAX_REASON_CHARS = 500

@@ -65,6 +65,7 @@ class Console:
     unseal: Callable[[str], str]
     filter_factory: Callable[..., Any]  # bot.conversations.query.ConversationFilter
     templates: Jinja2Templates = field(repr=False)
+    privacy: Any = None  # bot.privacy.lifecycle.DataLifecycle
 
 
 @dataclass
@@ -211,7 +212,8 @@ def make_templates() -> Jinja2Templates:
                        channel=labels.channel_label, problem=labels.problem_label, role_label=labels.role_label,
                        reason_label=labels.reason_label, end_reason_label=labels.end_reason_label,
                        handoff_state_label=labels.handoff_state_label, author_label=labels.author_label,
-                       callback_state_label=labels.callback_state_label)  # fmt: skip
+                       callback_state_label=labels.callback_state_label,
+                       answer_type_label=labels.answer_type_label)  # fmt: skip
     return Jinja2Templates(env=env)
 
 

@@ -67,7 +67,10 @@ class TurnRow(Base):
     model_id = Column(String(100), nullable=True)
     fallback = Column(Boolean, nullable=False)  # nlu_fallback, or a fallback action ran
 
-    __table_args__ = (Index("ix_conv_turns_sender_id", "sender_id", "id"),)
+    __table_args__ = (
+        Index("ix_conv_turns_sender_id", "sender_id", "id"),
+        Index("ix_conv_turns_at", "at"),  # the analytics roll-up of a day, the retention purge
+    )
 
 
 class ProcedureRow(Base):

@@ -53,6 +53,8 @@ MODEL_MODULES = (
     "bot.helpdesk.models",
     "bot.conversations.models",
     "bot.console.models",
+    "bot.analytics.models",
+    "bot.privacy.models",
 )
 
 # Key of the PostgreSQL advisory lock held while migrating, so that replicas starting together

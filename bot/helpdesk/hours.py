@@ -161,6 +161,23 @@ class OfficeCalendar:
                 return max(start, local) if offset == 0 else start
         return None
 
+    def open_seconds(self, start: datetime, end: datetime) -> float:
+        """Seconds between ``start`` and ``end`` that fall in open intervals (0 when ``end`` <= ``start``).
+
+        Used for waiting times "counted in office hours only": a citizen who asked at 16:55 and was
+        answered at 07:35 the next working day waited 10 office minutes, not 14 hours.
+        """
+        first, last = _in_vietnam(start), _in_vietnam(end)
+        total = 0.0
+        day = first.date()
+        while day <= last.date():
+            for interval in self.intervals_on(day):
+                lo = max(first, datetime.combine(day, interval.start, VN_TZ))
+                hi = min(last, datetime.combine(day, interval.end, VN_TZ))
+                total += max(0.0, (hi - lo).total_seconds())
+            day += timedelta(days=1)
+        return total
+
 
 def _in_vietnam(at: datetime) -> datetime:
     aware = at if at.tzinfo else at.replace(tzinfo=timezone.utc)

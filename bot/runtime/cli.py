@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bot.runtime.privacy_cli import USER_ERRORS as USER_ERRORS  # a bad subject or reference: one line, exit 2
+
 
 def _ensure(args: argparse.Namespace) -> int:
     from bot.runtime.model import ensure_model
@@ -75,8 +77,14 @@ def _consume(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _housekeeping(args: argparse.Namespace) -> int:
+    from bot.runtime.housekeeping import main
+
+    return main(args.endpoints)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``model``, ``events`` and ``run`` command groups."""
+    """Add the ``model``, ``events``, ``run``, ``housekeeping`` and ``privacy`` command groups."""
     model = subparsers.add_parser("model", help="train, test and evaluate the Rasa model")
     sub = model.add_subparsers(dest="command", required=True)
     ensure = sub.add_parser("ensure", help="train unless a model for the current data hash exists")
@@ -103,3 +111,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_arguments(consume).set_defaults(func=_consume)
     run = subparsers.add_parser("run", help="start the action server and Rasa on localhost")
     run.set_defaults(func=_run)
+    keeper = subparsers.add_parser(
+        "housekeeping", help="analytics roll-up every ANALYTICS_ROLLUP_MINUTES, purge daily at PRIVACY_PURGE_TIME"
+    )
+    keeper.add_argument("--endpoints", default=None, help="the endpoints file Rasa runs with (its lock store)")
+    keeper.set_defaults(func=_housekeeping)
+    from bot.runtime import privacy_cli
+
+    privacy_cli.register(subparsers)

@@ -1,5 +1,5 @@
-"""``make run``: start the action server, Rasa, the dossier watcher and the staff console on localhost;
-stop them all on Ctrl-C."""
+"""``make run``: start the action server, Rasa, the dossier watcher, the staff console and the
+housekeeping (analytics roll-up, retention purge) on localhost; stop them all on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -96,11 +96,12 @@ def start_servers(
     record: bool = True,
     console: bool = True,
 ) -> list[subprocess.Popen[bytes]]:
-    """Start the action server, Rasa (REST, socket.io and configured channels), the dossier watcher and
-    the staff console.
+    """Start the action server, Rasa (REST, socket.io and configured channels), the dossier watcher,
+    the staff console and the housekeeping process.
 
     Waits until the servers answer; returns the processes (stop them with :func:`stop_servers`).
-    ``record=False`` leaves out the event broker and ``console=False`` the console (benchmarks only).
+    ``record=False`` leaves out the event broker and ``console=False`` the console and the housekeeping
+    (benchmarks only).
     """
     ports = ports or Ports()
     os.umask(PRIVATE_UMASK)
@@ -161,6 +162,13 @@ def start_servers(
         )  # fmt: skip
         procs.append(console)
         _wait_http(f"http://{ports.host}:{ports.console}/health", console, 60)
+        # The analytics roll-up (ANALYTICS_ROLLUP_MINUTES) and the daily purge (PRIVACY_PURGE_TIME).
+        housekeeping = subprocess.Popen(
+            [sys.executable, "-m", "bot", "housekeeping", "--endpoints", str(endpoints)],
+            cwd=PROJECT_ROOT, env=env, start_new_session=True,
+            stdout=_log(log_dir / "housekeeping.log"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        procs.append(housekeeping)
         return procs
     except BaseException:
         stop_servers(procs)
@@ -187,7 +195,7 @@ def run() -> int:
     validate_or_exit()
     model = ensure_model()
     ports = Ports()
-    print(">> starting the action server, Rasa, the watcher and the staff console (first start takes a minute)…")
+    print(">> starting the action server, Rasa, the watcher, the console and the housekeeping (first start: a minute)…")
     procs = start_servers(model, ports)
     base = f"http://{ports.host}:{ports.rasa}"
     print(
@@ -200,6 +208,7 @@ def run() -> int:
         f"  one-door hook  {base}/webhooks/onedoor/status   (signed with ONEDOOR_WEBHOOK_SECRET)\n"
         f"  staff console  http://{ports.host}:{ports.console}/\n"
         "                 (first admin: python -m bot console add-user NAME --role admin)\n"
+        "  housekeeping   analytics roll-up, retention purge (var/log/housekeeping.log)\n"
         "  logs           var/log/\n"
         "Press Ctrl-C to stop."
     )

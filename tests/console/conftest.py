@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -14,9 +15,12 @@ from starlette.testclient import TestClient
 
 from bot.console.app import create_app
 from bot.console.auth import Accounts
+from bot.db import make_engine
 from bot.helpdesk.calendar_days import CalendarDays
 from bot.helpdesk.callbacks import CallbackBook
 from bot.helpdesk.handoff import HandoffDesk
+from bot.privacy.lifecycle import DataLifecycle
+from bot.privacy.models import TRACKER_EVENTS
 from tests.console.fakes import T0, FakeRecord, FakeStaffDesk, fake_unseal
 
 PASSWORD = "mat-khau-dai-1"
@@ -78,8 +82,10 @@ def csrf_of(client: TestClient, path: str = "/login") -> str:
 
 
 @pytest.fixture
-def console(engine: Engine) -> Iterator[Console]:
+def console(engine: Engine, tmp_path: Path) -> Iterator[Console]:
     clock = Clock()
+    tracker = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")  # Rasa's tracker store, for the privacy page
+    TRACKER_EVENTS.create(tracker)
     accounts = Accounts(engine, clock=clock, hasher=FAST_HASHER, max_failed=3, lockout_minutes=15)
     for role in ROLES:
         accounts.create(role, PASSWORD, role, f"Cán bộ {role}")
@@ -88,9 +94,11 @@ def console(engine: Engine) -> Iterator[Console]:
     staff = FakeStaffDesk(desk)
     record = FakeRecord()
     app = create_app(engine=engine, staff_desk=staff, record=record, clock=clock, accounts=accounts,
-                     callbacks=CallbackBook(engine), calendar=CalendarDays(engine), unseal=fake_unseal)  # fmt: skip
+                     callbacks=CallbackBook(engine), calendar=CalendarDays(engine), unseal=fake_unseal,
+                     privacy=DataLifecycle(engine, tracker))  # fmt: skip
     client = TestClient(app, follow_redirects=False)
     con = Console(engine, client, accounts, desk, staff, record, clock)
     yield con
     for c in [client, *con.extra_clients]:
         c.close()
+    tracker.dispose()

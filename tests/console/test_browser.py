@@ -56,3 +56,34 @@ def test_queue_polls_and_a_handoff_is_claimed_and_answered(console: Console, ser
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]  # type: ignore[attr-defined]
         assert errors == []
     assert ("reply", h.id, "agent", "Chào anh, tôi là cán bộ hỗ trợ.") in console.staff.actions()
+
+
+def test_the_dashboard_draws_its_charts_under_the_csp(console: Console, served: str) -> None:
+    from datetime import date, datetime
+
+    from bot.analytics.rollup import Rollup
+    from tests.analytics.traffic import generate
+
+    generate(console.engine, date(2026, 12, 6), days=7, per_day=60)
+    Rollup(console.engine, clock=lambda: datetime(2026, 12, 7, 3)).pending()
+    with chromium() as driver:
+        from selenium.webdriver.common.by import By
+
+        driver.set_window_size(1400, 2600)  # type: ignore[attr-defined]
+        driver.get(f"{served}/login?next=/analytics%3Ffrom%3D2026-11-30%26to%3D2026-12-06")  # type: ignore[attr-defined]
+        driver.find_element(By.NAME, "username").send_keys("supervisor")  # type: ignore[attr-defined]
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
+        wait_for(lambda: "Thống kê" in driver.page_source, what="the dashboard")  # type: ignore[attr-defined]
+        drawn = wait_for(
+            lambda: driver.execute_script(  # type: ignore[attr-defined]
+                "return Array.from(document.querySelectorAll('canvas[data-chart]'))"
+                ".filter(c => window.Chart && Chart.getChart(c)).length"
+            ) == 7,
+            10,
+            "seven charts drawn by Chart.js",
+        )
+        assert drawn
+        screenshot(driver, "dashboard.png")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]  # type: ignore[attr-defined]
+        assert errors == []
