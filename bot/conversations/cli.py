@@ -11,14 +11,11 @@ from tqdm import tqdm
 from bot.conversations.rebuild import rebuild, tracker_events_table
 from bot.db import engine_for, make_engine
 from bot.db.schema import ensure_schema
-from bot.settings import settings
+from bot.privacy.lifecycle import default_tracker_url
 
 __all__ = ["main"]
 
 
-def default_tracker_url() -> str:
-    """The embedded tracker store: SQLite ``<var_dir>/tracker.db``."""
-    return f"sqlite:///{settings().core.var_dir / 'tracker.db'}"
 
 
 def _count(url: str) -> int | None:

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, select
+from sqlalchemy import MetaData, Table, delete, select
 from sqlalchemy.engine import Engine
 
 from bot.conversations.models import ConversationRow, EventSeenRow, IntentRow, ProcedureRow, TermRow, TurnRow
 from bot.conversations.recorder import Recorder
 from bot.db import engine_for, make_engine
+from bot.privacy.models import TRACKER_EVENTS
 
 __all__ = ["clear", "rebuild", "tracker_events_table"]
 
@@ -25,18 +26,8 @@ _LOG = logging.getLogger(__name__)
 
 
 def tracker_events_table(metadata: MetaData | None = None) -> Table:
-    """Rasa's tracker-store table ``events`` (the columns read here), on ``metadata``."""
-    return Table(
-        "events",
-        metadata or MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("sender_id", String(255), nullable=False, index=True),
-        Column("type_name", String(255), nullable=False),
-        Column("timestamp", Float),
-        Column("intent_name", String(255)),
-        Column("action_name", String(255)),
-        Column("data", Text),
-    )
+    """Rasa's tracker-store table ``events`` (:data:`bot.privacy.models.TRACKER_EVENTS`), on ``metadata``."""
+    return TRACKER_EVENTS.to_metadata(metadata or MetaData())
 
 
 def clear(engine: Engine) -> None:

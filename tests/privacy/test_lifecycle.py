@@ -6,13 +6,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.db import Base, make_engine
+from bot.db import Base
 from bot.db.schema import import_models
 from bot.dossiers.codes import normalise_dossier_code as dossier_normalise
 from bot.dossiers.source import sender_ref as dossier_sender_ref
@@ -24,19 +23,11 @@ from bot.privacy.lifecycle import (
     DataLifecycle,
     SubjectHeld,
 )
-from bot.privacy.models import ERASURES, TRACKER_EVENTS
+from bot.privacy.models import ERASURES
 from bot.privacy.subjects import Subject, normalise_dossier_code, sender_key, sender_ref
 from tests.privacy.seeding import ANNA, BINH, rows_of, seed, traces
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def tracker(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
-    TRACKER_EVENTS.create(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

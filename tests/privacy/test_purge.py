@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from bot.conversations import Recorder
-from bot.db import Base, make_engine
+from bot.db import Base
 from bot.privacy.lifecycle import DataLifecycle, RetentionRule
 from bot.privacy.models import ERASURES, TRACKER_EVENTS, ensure_erasures
 from tests.privacy.seeding import Citizen, conversation, tracker_rows
@@ -44,14 +42,6 @@ def _senders(app: Engine, tracker: Engine) -> tuple[set[str], set[str]]:
 
 
 OLD_ONES = [f"rest:old{i}" for i in range(5)]
-
-
-@pytest.fixture
-def tracker(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
-    TRACKER_EVENTS.create(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import uuid
@@ -12,6 +11,7 @@ import pytest
 
 from bot.runtime import conversation_lock as runtime
 from bot.settings import PROJECT_ROOT, settings
+from tests.runtime.test_production_profile import _listening
 
 PROD = PROJECT_ROOT / "endpoints.prod.yml"
 PROD_ENV = {
@@ -31,10 +31,6 @@ PROD_ENV = {
 }
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_the_embedded_profile_has_no_shared_lock() -> None:
