@@ -323,7 +323,13 @@ class ChannelSettings:
     zalo_message_window_hours: float = _var(
         "ZALO_MESSAGE_WINDOW_HOURS", "hours after a citizen's last message in which the OA may write", "168", minimum=0
     )
-    zalo_max_event_age: float = _var("ZALO_MAX_EVENT_AGE", "oldest webhook event accepted (seconds)", "300", minimum=0)
+    zalo_max_event_age: float = _var(
+        "ZALO_MAX_EVENT_AGE",
+        "oldest signed webhook event accepted (seconds): Zalo retries an undelivered event for about an hour "
+        "with its first timestamp; a repeat is recognised by its event id, not its age",
+        "7200",
+        minimum=0,
+    )
     zalo_follow_text: str = _var("ZALO_FOLLOW_TEXT", "what following the OA is read as", "xin chào")
 
 

@@ -243,6 +243,10 @@ class FakeZalo:
         self.sent: list[dict[str, Any]] = []
         self.refresh_calls: list[dict[str, str]] = []
         self.outside_window_users: set[str] = set()
+        # Error codes the next sends answer with, one each (tests of the error table), and the code an
+        # expired token gets (Zalo answers -216 or -220).
+        self.next_errors: list[int] = []
+        self.expired_code = -216
         self._n = 0
 
     def app(self) -> web.Application:
@@ -256,8 +260,10 @@ class FakeZalo:
 
     async def _send(self, request: web.Request) -> web.Response:
         token = request.headers.get("access_token", "")
+        if self.next_errors:
+            return web.json_response({"error": self.next_errors.pop(0), "message": "forced by the test"})
         if token not in self.valid_access:
-            return web.json_response({"error": -216, "message": "Access token is invalid"})
+            return web.json_response({"error": self.expired_code, "message": "Access token is invalid"})
         body = await request.json()
         user = body["recipient"]["user_id"]
         if user in self.outside_window_users:

@@ -3,10 +3,12 @@
 * Webhook ``POST /webhooks/zalo/webhook``: the ``X-ZEvent-Signature`` header is
   ``mac=`` + hex sha256(app_id + raw body + timestamp + OA secret key), the
   timestamp being the body's ``timestamp`` field (milliseconds). Forged or
-  missing signatures and stale timestamps get 401; an event seen before (same
-  ``msg_id``, or same body) gets 200 without being processed again, so Zalo's
-  retries stop. Accepted events are answered with 200 at once and processed in a
-  background task: Zalo treats a webhook slower than about 2 s as failing.
+  missing signatures and timestamps older than ``ZALO_MAX_EVENT_AGE`` (2 h: Zalo
+  retries an undelivered event for about an hour, with its first timestamp) get
+  401; an event seen before (same ``msg_id``, or same body; kept in the database,
+  so every replica knows it) gets 200 without being processed again. Accepted
+  events are answered with 200 at once and processed in a background task:
+  Zalo treats a webhook slower than about 2 s as failing.
 * Outbound: ``POST {api_base}/v3.0/oa/message/cs`` with the ``access_token``
   header, through aiohttp so Rasa's event loop never blocks. Zalo only lets an
   OA send customer-service messages to a user within a window after that
@@ -65,10 +67,45 @@ SIGNATURE_HEADER = "X-ZEvent-Signature"
 # Zalo lets an OA answer a user with customer-service messages for 7 days after the user's last message.
 DEFAULT_WINDOW_HOURS = float(default("ZALO_MESSAGE_WINDOW_HOURS"))
 DEFAULT_MAX_EVENT_AGE = float(default("ZALO_MAX_EVENT_AGE"))
-# Errors the OA API returns for an invalid or expired access token.
-TOKEN_ERRORS = {-216, -124, -240}
-# Errors meaning "this user cannot be messaged now" (interaction window closed, not a follower).
-WINDOW_ERRORS = {-213, -230, -201}
+
+
+class ErrorKind(enum.Enum):
+    """What an OA API error code means for the bot (see :data:`ZALO_ERRORS`)."""
+
+    TOKEN = "token"  # refresh the access token once, then retry once
+    CONFIG = "config"  # our request is wrong for the platform: logged as an error, never retried
+    PARAMETER = "parameter"  # a malformed request: logged, not retried
+    WINDOW = "window"  # the citizen's messaging window is closed: reported as outside the window
+    UNREACHABLE = "unreachable"  # the citizen cannot be messaged by the OA: reported as outside the window
+    QUIET_HOURS = "quiet_hours"  # not sent at night: reported as failed, try later
+    RATE_LIMIT = "rate_limit"  # too many calls: reported as failed, try later
+    FUNDING = "funding"  # a paid message the OA's Zalo Cloud Account does not fund
+
+
+#: The OA API error codes the bot acts on, in one place: code -> (kind, meaning). Checked against Zalo's
+#: SDKs (zalo-java-sdk, zalo-php-sdk, ZaloDotNetSDK) and the platform's published error codes.
+ZALO_ERRORS: dict[int, tuple[ErrorKind, str]] = {
+    -216: (ErrorKind.TOKEN, "access token invalid"),
+    -220: (ErrorKind.TOKEN, "access token expired or removed"),
+    -124: (ErrorKind.TOKEN, "access token invalid (older code)"),
+    -240: (ErrorKind.CONFIG, "the v2 API is shut down: the request must use the v3 endpoints"),
+    -201: (ErrorKind.PARAMETER, "a parameter of the request is invalid"),
+    -213: (ErrorKind.WINDOW, "the user has not followed the OA or has not interacted with it"),
+    -230: (ErrorKind.WINDOW, "the user has not interacted with the OA within the last 7 days"),
+    -217: (ErrorKind.UNREACHABLE, "the user cannot receive this message"),
+    -227: (ErrorKind.UNREACHABLE, "the user's account is locked or inactive"),
+    -232: (ErrorKind.UNREACHABLE, "the user has not interacted: the OA may not message them"),
+    -244: (ErrorKind.UNREACHABLE, "the user has blocked messages from the OA"),
+    -234: (ErrorKind.QUIET_HOURS, "messages may not be sent at night"),
+    -32: (ErrorKind.RATE_LIMIT, "the OA exceeded the API's rate limit"),
+    -320: (ErrorKind.FUNDING, "a paid message: the OA's Zalo Cloud Account must fund it"),
+    -321: (ErrorKind.FUNDING, "a paid message: the OA's Zalo Cloud Account has no funds left"),
+}
+# Derived from the table, for the send loop.
+TOKEN_ERRORS = frozenset(code for code, (kind, _) in ZALO_ERRORS.items() if kind is ErrorKind.TOKEN)
+WINDOW_ERRORS = frozenset(
+    code for code, (kind, _) in ZALO_ERRORS.items() if kind in (ErrorKind.WINDOW, ErrorKind.UNREACHABLE)
+)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
@@ -77,6 +114,7 @@ class SendStatus(enum.Enum):
 
     SENT = "sent"
     OUTSIDE_WINDOW = "outside_window"
+    NOT_FUNDED = "not_funded"  # a paid message (after the free window) that the OA does not fund: -320/-321
     FAILED = "failed"
     EMPTY = "empty"
 
@@ -243,10 +281,17 @@ class ZaloClient:
             if error in TOKEN_ERRORS and attempt == 0:
                 state = await self.refresh(state)
                 continue
+            kind, meaning = ZALO_ERRORS.get(error, (None, message))
             if error in WINDOW_ERRORS:
-                logger.warning("Zalo refused a message to %s: %s %s", mask_user(user_id), error, message)
+                logger.warning("Zalo refused a message to %s: %s (%s)", mask_user(user_id), error, meaning)
                 return SendStatus.OUTSIDE_WINDOW
-            logger.error("Zalo send to %s failed: %s %s", mask_user(user_id), error, message)
+            if kind is ErrorKind.FUNDING:
+                logger.warning("Zalo refused a paid message to %s: %s (%s)", mask_user(user_id), error, meaning)
+                return SendStatus.NOT_FUNDED
+            if kind is ErrorKind.CONFIG:
+                logger.error("Zalo send failed: %s (%s); check ZALO_API_BASE and the OA's API version", error, meaning)
+                return SendStatus.FAILED
+            logger.error("Zalo send to %s failed: %s %s", mask_user(user_id), error, meaning)
             return SendStatus.FAILED
         return SendStatus.FAILED
 

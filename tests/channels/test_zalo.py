@@ -15,7 +15,16 @@ from rasa.core.channels.channel import UserMessage
 from sqlalchemy.engine import Engine
 
 from bot.channels.store import ChannelStore
-from bot.channels.zalo import SIGNATURE_HEADER, SendStatus, ZaloClient, ZaloInput, ZaloOutput, signature
+from bot.channels.zalo import (
+    SIGNATURE_HEADER,
+    ZALO_ERRORS,
+    ErrorKind,
+    SendStatus,
+    ZaloClient,
+    ZaloInput,
+    ZaloOutput,
+    signature,
+)
 from bot.db.clock import naive_utc
 from bot.replies import Reply
 from tests.fakes import FakeRasa, FakeZalo, run_aiohttp, run_channel
@@ -143,7 +152,7 @@ async def test_stale_timestamp_and_replay_are_rejected(channel: ZaloInput, fake_
     fake, _ = fake_zalo
     rasa = FakeRasa()
     async with run_channel(channel, rasa) as base:
-        stale, _ = await post_event(f"{base}/webhook", text_event("cũ", msg_id="old", age_s=600))
+        stale, _ = await post_event(f"{base}/webhook", text_event("cũ", msg_id="old", age_s=3 * 3600))
         event = text_event("xin chào", msg_id="m-replay")
         first = await post_event(f"{base}/webhook", event)
         again = await post_event(f"{base}/webhook", event)
@@ -251,3 +260,50 @@ def test_client_defaults_point_at_zalo() -> None:
     assert client.api_base == "https://openapi.zalo.me"
     assert client.oauth_base == "https://oauth.zaloapp.com"
     assert client.window == timedelta(days=7)
+
+
+async def test_zalo_retries_of_a_signed_event_are_processed_exactly_once(channel: ZaloInput, fake_zalo: Any) -> None:
+    """Zalo re-sends an undelivered event after about 30 s, 5 min, 15 min, 30 min and 1 h with the same body."""
+    rasa = FakeRasa()
+    async with run_channel(channel, rasa) as base:
+        late = text_event("gửi lúc mất mạng", msg_id="m-outage", age_s=3600)  # first reaches us an hour late
+        retried = [await post_event(f"{base}/webhook", late) for _ in range(3)]
+        recent = text_event("sau 30 giây", msg_id="m-30s", age_s=30)
+        again = [await post_event(f"{base}/webhook", recent) for _ in range(2)]
+        too_old = await post_event(f"{base}/webhook", text_event("quá cũ", msg_id="m-old", age_s=3 * 3600))
+        forged = text_event("gửi lúc mất mạng", msg_id="m-outage-2", age_s=300)
+        good = signature(APP_ID, json.dumps(forged, ensure_ascii=False).encode(), forged["timestamp"], OA_SECRET)
+        forged["message"]["text"] = "đã bị sửa"
+        altered, _ = await post_event(f"{base}/webhook", forged, header=good)
+        await channel.wait_idle()
+    assert [r[1]["status"] for r in retried] == ["accepted", "duplicate", "duplicate"]
+    assert [r[1]["status"] for r in again] == ["accepted", "duplicate"]
+    assert too_old[0] == 401 and altered == 401
+    assert [m.text for m in rasa.received] == ["gửi lúc mất mạng", "sau 30 giây"]
+
+
+async def test_minus_220_refreshes_the_token_once_and_retries(channel: ZaloInput, fake_zalo: Any) -> None:
+    fake, _ = fake_zalo
+    fake.expired_code = -220
+    await channel.client.record_user_message(USER)
+    fake.expire_all_access_tokens()
+    assert await channel.client.send_reply(USER, Reply(text="Dạ")) is SendStatus.SENT
+    assert len(fake.refresh_calls) == 1 and len(fake.sent) == 1
+
+
+@pytest.mark.parametrize("code", sorted(ZALO_ERRORS))
+async def test_each_error_code_maps_as_the_table_says(channel: ZaloInput, fake_zalo: Any, code: int) -> None:
+    fake, _ = fake_zalo
+    await channel.client.record_user_message(USER)
+    kind = ZALO_ERRORS[code][0]
+    fake.next_errors = [code, code] if kind is ErrorKind.TOKEN else [code]
+    status = await channel.client.send_reply(USER, Reply(text="Dạ"))
+    expected = {
+        ErrorKind.WINDOW: SendStatus.OUTSIDE_WINDOW,
+        ErrorKind.UNREACHABLE: SendStatus.OUTSIDE_WINDOW,
+        ErrorKind.FUNDING: SendStatus.NOT_FUNDED,
+    }.get(kind, SendStatus.FAILED)
+    assert status is expected
+    # Only a token error spends the refresh token (-240, the retired v2 API, does not).
+    assert len(fake.refresh_calls) == (1 if kind is ErrorKind.TOKEN else 0)
+    assert fake.sent == []
