@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
@@ -323,6 +324,18 @@ class ChannelSettings:
     zalo_message_window_hours: float = _var(
         "ZALO_MESSAGE_WINDOW_HOURS", "hours after a citizen's last message in which the OA may write", "168", minimum=0
     )
+    zalo_free_window_hours: float = _var(
+        "ZALO_FREE_WINDOW_HOURS",
+        "hours after a citizen's last message in which the OA's messages are free; later ones are billed",
+        "48",
+        minimum=0,
+    )
+    zalo_paid_messages: bool = _var(
+        "ZALO_PAID_MESSAGES",
+        "also send between the free window and `ZALO_MESSAGE_WINDOW_HOURS`, billed to the OA's Zalo Cloud "
+        "Account (set 1 only when the province funds it)",
+        "0",
+    )
     zalo_max_event_age: float = _var(
         "ZALO_MAX_EVENT_AGE",
         "oldest signed webhook event accepted (seconds): Zalo retries an undelivered event for about an hour "
@@ -331,6 +344,17 @@ class ChannelSettings:
         minimum=0,
     )
     zalo_follow_text: str = _var("ZALO_FOLLOW_TEXT", "what following the OA is read as", "xin chào")
+
+
+    def zalo_window(self, idle: timedelta) -> str:
+        """Whether the OA may message a citizen whose last message was ``idle`` ago: ``"free"`` (within
+        ``ZALO_FREE_WINDOW_HOURS``), ``"paid"`` (then until ``ZALO_MESSAGE_WINDOW_HOURS``, billed: sent only
+        when ``ZALO_PAID_MESSAGES``) or ``"closed"``. The one rule for the channel and the help desk."""
+        if idle <= timedelta(hours=min(self.zalo_free_window_hours, self.zalo_message_window_hours)):
+            return "free"
+        if idle <= timedelta(hours=self.zalo_message_window_hours):
+            return "paid"
+        return "closed"
 
 
 @dataclass(frozen=True)

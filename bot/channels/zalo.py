@@ -10,10 +10,12 @@
   events are answered with 200 at once and processed in a background task:
   Zalo treats a webhook slower than about 2 s as failing.
 * Outbound: ``POST {api_base}/v3.0/oa/message/cs`` with the ``access_token``
-  header, through aiohttp so Rasa's event loop never blocks. Zalo only lets an
-  OA send customer-service messages to a user within a window after that
-  user's last message (7 days, configurable): outside it nothing is sent and
-  :class:`SendStatus.OUTSIDE_WINDOW` is returned.
+  header, through aiohttp so Rasa's event loop never blocks. Zalo lets an OA
+  send customer-service messages free for 48 hours after a user's last message,
+  then, billed to the OA's Zalo Cloud Account, until 7 days: past 48 hours nothing
+  is sent unless ``ZALO_PAID_MESSAGES`` (:class:`SendStatus.OUTSIDE_FREE_WINDOW`),
+  past 7 days never (:class:`SendStatus.OUTSIDE_WINDOW`); see
+  :meth:`bot.settings.ChannelSettings.zalo_window`.
 * Tokens: an access token lasts about 25 h; it is renewed with the refresh token
   (``POST {oauth_base}/v4/oa/access_token``). A refresh token works once, so the
   new pair is stored in the database with a compare-and-swap (see
@@ -24,8 +26,9 @@ Options (credentials.yml key, else environment variable): ``app_id`` / ``ZALO_AP
 ``oa_secret_key`` / ``ZALO_OA_SECRET_KEY`` (webhook signature), ``access_token`` /
 ``ZALO_ACCESS_TOKEN`` and ``refresh_token`` / ``ZALO_REFRESH_TOKEN`` (first pair only;
 later pairs live in the database), ``api_base`` / ``ZALO_API_BASE``,
-``oauth_base`` / ``ZALO_OAUTH_BASE``, ``window_hours`` / ``ZALO_MESSAGE_WINDOW_HOURS``,
-``max_event_age`` / ``ZALO_MAX_EVENT_AGE`` (seconds).
+``oauth_base`` / ``ZALO_OAUTH_BASE``, ``max_event_age`` / ``ZALO_MAX_EVENT_AGE`` (seconds). The
+messaging windows come from ``ZALO_FREE_WINDOW_HOURS``, ``ZALO_MESSAGE_WINDOW_HOURS`` and
+``ZALO_PAID_MESSAGES`` only.
 """
 
 from __future__ import annotations
@@ -64,8 +67,6 @@ DEFAULT_API_BASE = default("ZALO_API_BASE")
 DEFAULT_OAUTH_BASE = default("ZALO_OAUTH_BASE")
 DEFAULT_FOLLOW_TEXT = default("ZALO_FOLLOW_TEXT")
 SIGNATURE_HEADER = "X-ZEvent-Signature"
-# Zalo lets an OA answer a user with customer-service messages for 7 days after the user's last message.
-DEFAULT_WINDOW_HOURS = float(default("ZALO_MESSAGE_WINDOW_HOURS"))
 DEFAULT_MAX_EVENT_AGE = float(default("ZALO_MAX_EVENT_AGE"))
 
 
@@ -114,6 +115,7 @@ class SendStatus(enum.Enum):
 
     SENT = "sent"
     OUTSIDE_WINDOW = "outside_window"
+    OUTSIDE_FREE_WINDOW = "outside_free_window"  # past the free 48 h, and ZALO_PAID_MESSAGES is off
     NOT_FUNDED = "not_funded"  # a paid message (after the free window) that the OA does not fund: -320/-321
     FAILED = "failed"
     EMPTY = "empty"
@@ -171,7 +173,6 @@ class ZaloClient:
         refresh_token: str,
         api_base: str = DEFAULT_API_BASE,
         oauth_base: str = DEFAULT_OAUTH_BASE,
-        window: timedelta = timedelta(hours=DEFAULT_WINDOW_HOURS),
         store: ChannelStore | None = None,
         timeout: float = 15.0,
     ) -> None:
@@ -181,7 +182,6 @@ class ZaloClient:
         self.seed_refresh = refresh_token
         self.api_base = api_base.rstrip("/")
         self.oauth_base = oauth_base.rstrip("/")
-        self.window = window
         self._store = store
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.choices = ChoiceMemory()
@@ -248,19 +248,29 @@ class ZaloClient:
         """Open (or extend) the user's messaging window."""
         await asyncio.to_thread(self.store.touch_user, CHANNEL_NAME, user_id)
 
-    async def within_window(self, user_id: str) -> bool:
-        """Whether the OA may still send customer-service messages to ``user_id``."""
+    async def window(self, user_id: str) -> str:
+        """``"free"``, ``"paid"`` or ``"closed"`` for ``user_id`` now (:meth:`ChannelSettings.zalo_window`)."""
         last = await asyncio.to_thread(self.store.last_user_message, CHANNEL_NAME, user_id)
-        return last is not None and naive_utc() - last <= self.window
+        return "closed" if last is None else settings().channels.zalo_window(naive_utc() - last)
+
+    async def within_window(self, user_id: str) -> bool:
+        """Whether the OA may send customer-service messages to ``user_id`` now (free, or paid and funded)."""
+        window = await self.window(user_id)
+        return window == "free" or (window == "paid" and settings().channels.zalo_paid_messages)
 
     # -- sending --------------------------------------------------------------------------------------------
     async def send_reply(self, user_id: str, reply: Reply) -> SendStatus:
         """Send a reply as text messages (buttons as a numbered list, links as lines)."""
         if reply.is_empty:
             return SendStatus.EMPTY
-        if not await self.within_window(user_id):
+        window = await self.window(user_id)
+        if window == "closed":
             logger.warning("Zalo: not sending to %s, outside the messaging window", mask_user(user_id))
             return SendStatus.OUTSIDE_WINDOW
+        if window == "paid" and not settings().channels.zalo_paid_messages:
+            logger.warning("Zalo: not sending to %s: past the free window, and paid messages are off "
+                           "(ZALO_PAID_MESSAGES)", mask_user(user_id))  # fmt: skip
+            return SendStatus.OUTSIDE_FREE_WINDOW
         if reply.buttons:
             self.choices.remember(user_id, reply.buttons)
         for part in Reply(as_plain_text(reply)).parts(ZALO_TEXT_LIMIT):
@@ -347,7 +357,6 @@ class ZaloInput(InputChannel):
             refresh_token=setting(c, "refresh_token", cfg.zalo_refresh_token),
             api_base=setting(c, "api_base", cfg.zalo_api_base),
             oauth_base=setting(c, "oauth_base", cfg.zalo_oauth_base),
-            window_hours=float(setting(c, "window_hours", cfg.zalo_message_window_hours)),
             max_event_age=float(setting(c, "max_event_age", cfg.zalo_max_event_age)),
             follow_text=setting(c, "follow_text", cfg.zalo_follow_text),
         )
@@ -362,7 +371,6 @@ class ZaloInput(InputChannel):
         refresh_token: str = "",
         api_base: str = DEFAULT_API_BASE,
         oauth_base: str = DEFAULT_OAUTH_BASE,
-        window_hours: float = DEFAULT_WINDOW_HOURS,
         max_event_age: float = DEFAULT_MAX_EVENT_AGE,
         follow_text: str = DEFAULT_FOLLOW_TEXT,
         store: ChannelStore | None = None,
@@ -379,7 +387,6 @@ class ZaloInput(InputChannel):
             refresh_token=refresh_token,
             api_base=api_base,
             oauth_base=oauth_base,
-            window=timedelta(hours=window_hours),
             store=store,
         )
         self._tasks: set[asyncio.Task[None]] = set()

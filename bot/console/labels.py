@@ -92,6 +92,7 @@ ANSWER_TYPES = {
 PROBLEMS = {
     "rest_no_push": "labels.problem.rest_no_push",
     "zalo_window": "labels.problem.zalo_window",
+    "zalo_free_window": "labels.problem.zalo_free_window",
     "rasa_unavailable": "labels.problem.rasa_unavailable",
     "rasa_rejected": "labels.problem.rasa_rejected",
 }

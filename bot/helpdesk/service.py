@@ -121,7 +121,8 @@ class HandoffOutcome:
 @dataclass(frozen=True)
 class Delivery:
     """Whether a staff message reached the citizen; ``problem`` says why not: ``rest_no_push``,
-    ``zalo_window`` (outside Zalo's messaging window), ``rasa_unavailable`` or ``rasa_rejected``."""
+    ``zalo_window`` (outside Zalo's 7-day messaging window), ``zalo_free_window`` (past the free 48 hours,
+    paid messages off), ``rasa_unavailable`` or ``rasa_rejected``."""
 
     sent: bool
     problem: str | None = None
@@ -349,8 +350,10 @@ class StaffDesk:
     def _push(self, handoff: Handoff, message: str, agent: str) -> Delivery:
         if handoff.channel not in PUSH_CHANNELS:
             return Delivery(False, "rest_no_push")
-        if handoff.channel == ZALO and not self._zalo_window_open(handoff.sender_id):
-            return Delivery(False, "zalo_window")
+        if handoff.channel == ZALO:
+            problem = self._zalo_window_problem(handoff.sender_id)
+            if problem is not None:
+                return Delivery(False, problem)
         event = {"event": "bot", "text": message, "timestamp": utcnow().timestamp(), "metadata": {"agent": agent}}
         try:
             self.rasa.append_events(
@@ -364,12 +367,16 @@ class StaffDesk:
             return Delivery(False, "rasa_unavailable")
         return Delivery(True)
 
-    def _zalo_window_open(self, sender_id: str) -> bool:
+    def _zalo_window_problem(self, sender_id: str) -> str | None:
+        """Why Zalo would refuse a staff message now (``zalo_window``, ``zalo_free_window``), or None."""
         seen = [self.record.last_citizen_at(sender_id)]
         if self._last_message_at is not None:
             seen.append(self._last_message_at(ZALO, sender_id.partition(":")[2]))
         last = max((naive_utc(t) for t in seen if t is not None), default=None)
-        if last is None:
-            return False
-        window = timedelta(hours=settings().channels.zalo_message_window_hours)
-        return naive_utc() - naive_utc(last) < window
+        channels = settings().channels
+        window = "closed" if last is None else channels.zalo_window(naive_utc() - naive_utc(last))
+        if window == "closed":
+            return "zalo_window"
+        if window == "paid" and not channels.zalo_paid_messages:
+            return "zalo_free_window"
+        return None

@@ -27,6 +27,7 @@ from bot.channels.zalo import (
 )
 from bot.db.clock import naive_utc
 from bot.replies import Reply
+from bot.settings import overridden, settings
 from tests.fakes import FakeRasa, FakeZalo, run_aiohttp, run_channel
 
 APP_ID = "1234567890"
@@ -259,7 +260,8 @@ def test_client_defaults_point_at_zalo() -> None:
     client = ZaloClient(app_id="1", app_secret="s", access_token="a", refresh_token="r")
     assert client.api_base == "https://openapi.zalo.me"
     assert client.oauth_base == "https://oauth.zaloapp.com"
-    assert client.window == timedelta(days=7)
+    channels = settings().channels  # the windows: free 48 hours, then billed until 7 days
+    assert (channels.zalo_free_window_hours, channels.zalo_message_window_hours) == (48, 168)
 
 
 async def test_zalo_retries_of_a_signed_event_are_processed_exactly_once(channel: ZaloInput, fake_zalo: Any) -> None:
@@ -307,3 +309,21 @@ async def test_each_error_code_maps_as_the_table_says(channel: ZaloInput, fake_z
     # Only a token error spends the refresh token (-240, the retired v2 API, does not).
     assert len(fake.refresh_calls) == (1 if kind is ErrorKind.TOKEN else 0)
     assert fake.sent == []
+
+
+@pytest.mark.parametrize(("hours", "paid", "status"), [
+    (47, "0", SendStatus.SENT),
+    (49, "0", SendStatus.OUTSIDE_FREE_WINDOW),
+    (49, "1", SendStatus.SENT),
+    (24 * 8, "1", SendStatus.OUTSIDE_WINDOW),
+])  # fmt: skip
+async def test_a_push_follows_the_free_48_hours(
+    channel: ZaloInput, fake_zalo: Any, store: ChannelStore, hours: int, paid: str, status: SendStatus
+) -> None:
+    fake, _ = fake_zalo
+    store.touch_user("zalo", USER, naive_utc() - timedelta(hours=hours))
+    output = channel.get_output_channel()
+    assert isinstance(output, ZaloOutput)
+    with overridden(ZALO_PAID_MESSAGES=paid):
+        assert await output.send_reply(USER, Reply(text="Hồ sơ của anh/chị đã có kết quả.")) is status
+    assert len(fake.sent) == (1 if status is SendStatus.SENT else 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from bot.helpdesk.service import (
     is_leave_request,
 )
 from bot.rasa_client import RasaUnavailable
+from bot.settings import overridden
 
 # Sunday 10:00 in Vietnam: closed.
 SUNDAY = datetime(2026, 12, 6, 10, 0, tzinfo=VN_TZ)
@@ -297,3 +298,17 @@ def test_presence_and_canned_replies(engine: Engine) -> None:
     assert desk.online() == ["an"]
     keys = [k for k, _ in desk.canned_replies()]
     assert keys and all(k.startswith("staff.canned.") for k in keys)
+
+
+@pytest.mark.parametrize(("hours", "paid", "problem"), [
+    (47, "0", None), (49, "0", "zalo_free_window"), (49, "1", None), (24 * 8, "1", "zalo_window"),
+])  # fmt: skip
+def test_zalo_staff_replies_follow_the_free_48_hours(engine: Engine, hours: int, paid: str, problem: str | None):
+    """Free for 48 hours after the citizen's last message; then billed, so sent only when the province funds it."""
+    desk = StaffDesk(rasa=FakeRasa(), engine=engine,
+                     last_message_at=lambda channel, user: _now() - timedelta(hours=hours))  # fmt: skip
+    hid = _queue_one(engine, "zalo:48")
+    desk.claim(hid, "an")
+    with overridden(ZALO_PAID_MESSAGES=paid):
+        delivery = desk.reply(hid, "an", "chào anh")
+    assert delivery.problem == problem and delivery.sent is (problem is None)
