@@ -35,6 +35,7 @@ class TokenState:
     refresh_token: str
     access_expires_at: datetime | None
     version: int
+    updated_at: datetime | None = None  # when the pair was stored: a refresh token lasts about 3 months
 
 
 class Lease(enum.Enum):
@@ -66,7 +67,7 @@ class ChannelStore:
             row = conn.execute(select(OAuthToken.__table__).where(OAuthToken.provider == provider)).first()
         if row is None:
             return None
-        return TokenState(row.access_token, row.refresh_token, row.access_expires_at, row.version)
+        return TokenState(row.access_token, row.refresh_token, row.access_expires_at, row.version, row.updated_at)
 
     def seed_token(self, provider: str, access_token: str, refresh_token: str) -> TokenState | None:
         """Store the initial pair from configuration unless a (newer) pair is already stored."""

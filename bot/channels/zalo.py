@@ -108,6 +108,10 @@ WINDOW_ERRORS = frozenset(
     code for code, (kind, _) in ZALO_ERRORS.items() if kind in (ErrorKind.WINDOW, ErrorKind.UNREACHABLE)
 )
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+# The scheduled keep-alive (make run's housekeeping) refreshes when the access token (about 25 h) has less
+# than this left, or when the pair is this old: well before the refresh token's 3 months run out.
+KEEP_ALIVE_ACCESS = timedelta(hours=6)
+KEEP_ALIVE_REFRESH = timedelta(days=30)
 
 
 class SendStatus(enum.Enum):
@@ -228,6 +232,20 @@ class ZaloClient:
             logger.info("Zalo access token refreshed")
             return await self.current_token()
         raise ZaloError("timed out waiting for another replica to refresh the Zalo token")
+
+    async def keep_alive(self) -> bool:
+        """Refresh the pair before it dies of quiet: when the access token expires within
+        :data:`KEEP_ALIVE_ACCESS` or the pair is older than :data:`KEEP_ALIVE_REFRESH` (a refresh token
+        lasts about 3 months, and is renewed only by use). True when it refreshed. Safe with several
+        replicas and housekeepers: :meth:`refresh` spends the refresh token once (compare-and-swap)."""
+        state = await self.current_token()
+        now = naive_utc()
+        expiring = state.access_expires_at is None or state.access_expires_at - now < KEEP_ALIVE_ACCESS
+        old = state.updated_at is not None and now - state.updated_at > KEEP_ALIVE_REFRESH
+        if not (expiring or old):
+            return False
+        newer = await self.refresh(state)
+        return newer.version != state.version
 
     async def _oauth_refresh(self, refresh_token: str) -> tuple[str, str, float | None]:
         url = f"{self.oauth_base}/v4/oa/access_token"

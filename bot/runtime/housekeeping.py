@@ -1,7 +1,8 @@
-"""Housekeeping: the analytics roll-up on a schedule and the daily retention purge.
+"""Housekeeping: the analytics roll-up on a schedule, the Zalo token keep-alive and the daily retention purge.
 
 ``python -m bot housekeeping`` (``make run`` starts it as its fifth process) rolls up the open days
-(:meth:`bot.analytics.rollup.Rollup.pending`) at start and every ``ANALYTICS_ROLLUP_MINUTES``, and
+(:meth:`bot.analytics.rollup.Rollup.pending`) and keeps the Zalo OA's token pair alive
+(:meth:`bot.channels.zalo.ZaloClient.keep_alive`) at start and every ``ANALYTICS_ROLLUP_MINUTES``, and
 purges (:func:`purge`) at start and every day at ``PRIVACY_PURGE_TIME`` (Vietnam time). Both are
 idempotent, so a restart, a missed run or a second housekeeper (one per deployment is enough) does
 no harm. The purge is wired here, once, for the command line and the schedule alike: Rasa's
@@ -11,6 +12,7 @@ go, and the roll-ups' own retention rules.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
@@ -142,6 +144,26 @@ class Housekeeper:
             logger.exception("housekeeping: the roll-up failed")
             return []
 
+    def zalo_keep_alive_once(self) -> bool:
+        """Keep the Zalo OA's token pair alive when the channel is configured (an OA that sends nothing for
+        3 months would lose it); errors are logged, not raised (the next round tries again)."""
+        cfg = settings().channels
+        if not (cfg.zalo_app_id and cfg.zalo_app_secret and cfg.zalo_refresh_token):
+            return False
+        try:
+            from bot.channels.zalo import ZaloClient
+
+            client = ZaloClient(app_id=cfg.zalo_app_id, app_secret=cfg.zalo_app_secret,
+                                access_token=cfg.zalo_access_token, refresh_token=cfg.zalo_refresh_token,
+                                api_base=cfg.zalo_api_base, oauth_base=cfg.zalo_oauth_base)  # fmt: skip
+            refreshed = asyncio.run(client.keep_alive())
+            if refreshed:
+                logger.info("housekeeping: Zalo token pair refreshed ahead of expiry")
+            return refreshed
+        except Exception:
+            logger.exception("housekeeping: the Zalo token keep-alive failed")
+            return False
+
     def purge_once(self) -> PurgeReport | None:
         """Purge expired data; errors are logged, not raised (tomorrow's purge tries again)."""
         try:
@@ -155,6 +177,7 @@ class Housekeeper:
     def run(self) -> None:
         """Roll up and purge now, then on schedule, until :meth:`stop` (or SIGTERM in :func:`main`)."""
         self.rollup_once()
+        self.zalo_keep_alive_once()
         self.purge_once()
         next_rollup = self.clock() + self.rollup_every
         next_purge = _next_purge(self.clock(), self.purge_at)
@@ -165,6 +188,7 @@ class Housekeeper:
                 next_purge = _next_purge(self.clock(), self.purge_at)
             if now >= next_rollup:
                 self.rollup_once()
+                self.zalo_keep_alive_once()
                 next_rollup = self.clock() + self.rollup_every
             wait = min(next_rollup, next_purge) - self.clock()
             self._stop.wait(max(1.0, min(wait.total_seconds(), 60.0)))

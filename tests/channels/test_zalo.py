@@ -327,3 +327,42 @@ async def test_a_push_follows_the_free_48_hours(
     with overridden(ZALO_PAID_MESSAGES=paid):
         assert await output.send_reply(USER, Reply(text="Hồ sơ của anh/chị đã có kết quả.")) is status
     assert len(fake.sent) == (1 if status is SendStatus.SENT else 0)
+
+
+def _age_pair(store: ChannelStore, *, expires_in: timedelta, stored_ago: timedelta) -> None:
+    """Make the stored pair look as old as a quiet OA's would."""
+    from sqlalchemy import update
+
+    from bot.channels.models import OAuthToken
+
+    with store.engine.begin() as conn:
+        conn.execute(update(OAuthToken).values(access_expires_at=naive_utc() + expires_in,
+                                               updated_at=naive_utc() - stored_ago))  # fmt: skip
+
+
+@pytest.mark.parametrize(("expires_in", "stored_ago", "refreshes"), [
+    (timedelta(hours=20), timedelta(days=1), 0),  # fresh: nothing to do
+    (timedelta(hours=2), timedelta(days=1), 1),  # the access token is about to expire
+    (timedelta(hours=20), timedelta(days=31), 1),  # a month without a refresh: renew the refresh token too
+])  # fmt: skip
+async def test_the_scheduled_keep_alive_refreshes_only_when_due(
+    fake_zalo: Any, store: ChannelStore, expires_in: timedelta, stored_ago: timedelta, refreshes: int
+) -> None:
+    fake, base = fake_zalo
+    client = make_channel(base, store).client
+    await client.current_token()
+    _age_pair(store, expires_in=expires_in, stored_ago=stored_ago)
+    assert await client.keep_alive() is bool(refreshes)
+    assert len(fake.refresh_calls) == refreshes
+
+
+async def test_the_scheduled_keep_alive_spends_the_refresh_token_once_with_two_replicas(
+    fake_zalo: Any, engine: Engine
+) -> None:
+    fake, base = fake_zalo
+    replicas = [make_channel(base, ChannelStore(engine)).client for _ in range(2)]
+    await replicas[0].current_token()
+    _age_pair(ChannelStore(engine), expires_in=timedelta(hours=1), stored_ago=timedelta(days=1))
+    await asyncio.gather(*(r.keep_alive() for r in replicas))
+    assert len(fake.refresh_calls) == 1
+    assert await replicas[1].keep_alive() is False  # the new pair is fresh for both

@@ -71,9 +71,10 @@ def test_the_housekeeper_runs_both_at_start_and_stops(monkeypatch) -> None:  # t
     calls: list[str] = []
     keeper = Housekeeper(rollup_every=timedelta(minutes=10), purge_at=time(2, 30))
     monkeypatch.setattr(keeper, "rollup_once", lambda: calls.append("rollup") or [])
+    monkeypatch.setattr(keeper, "zalo_keep_alive_once", lambda: calls.append("zalo") or False)
     monkeypatch.setattr(keeper, "purge_once", lambda: calls.append("purge") or keeper.stop())
     keeper.run()
-    assert calls == ["rollup", "purge"]
+    assert calls == ["rollup", "zalo", "purge"]
 
 
 def test_an_erasure_takes_the_persons_words_off_the_dashboard(engine: Engine, tmp_path: Path) -> None:
