@@ -168,20 +168,22 @@ class ChannelStore:
 
     # -- messaging window -----------------------------------------------------------------------------------
     def touch_user(self, channel: str, user_id: str, when: datetime | None = None) -> None:
-        """Record that ``user_id`` just wrote to us."""
+        """Record that ``user_id`` wrote to us at ``when`` (default now); an older time (an event retried
+        late, after a newer one) never moves the last message back."""
         self._ensure_schema()
         when = when or naive_utc()
         t = UserActivity.__table__
         where = (t.c.channel == channel, t.c.user_id == user_id)
+        newer = update(t).where(*where, t.c.last_user_message_at < when).values(last_user_message_at=when)
         with self.engine.begin() as conn:
-            if conn.execute(update(t).where(*where).values(last_user_message_at=when)).rowcount:
+            if conn.execute(newer).rowcount or conn.execute(select(t.c.user_id).where(*where)).first():
                 return
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(t).values(channel=channel, user_id=user_id, last_user_message_at=when))
         except IntegrityError:  # another replica inserted it meanwhile
             with self.engine.begin() as conn:
-                conn.execute(update(t).where(*where).values(last_user_message_at=when))
+                conn.execute(newer)
 
     def last_user_message(self, channel: str, user_id: str) -> datetime | None:
         """When ``user_id`` last wrote to us, or ``None``."""

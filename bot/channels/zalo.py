@@ -41,7 +41,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -112,6 +112,15 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 # than this left, or when the pair is this old: well before the refresh token's 3 months run out.
 KEEP_ALIVE_ACCESS = timedelta(hours=6)
 KEEP_ALIVE_REFRESH = timedelta(days=30)
+
+
+def _sent_at(event: dict[str, Any]) -> datetime:
+    """When the user wrote: the event's ``timestamp`` (ms; already checked fresh), never later than now."""
+    try:
+        sent = datetime.fromtimestamp(float(event.get("timestamp") or 0) / 1000.0, timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):
+        return naive_utc()
+    return min(sent, naive_utc())
 
 
 class SendStatus(enum.Enum):
@@ -262,19 +271,15 @@ class ZaloClient:
         return str(body["access_token"]), str(body["refresh_token"]), float(expires) if expires else None
 
     # -- window ---------------------------------------------------------------------------------------------
-    async def record_user_message(self, user_id: str) -> None:
-        """Open (or extend) the user's messaging window."""
-        await asyncio.to_thread(self.store.touch_user, CHANNEL_NAME, user_id)
+    async def record_user_message(self, user_id: str, at: datetime | None = None) -> None:
+        """Open (or extend) the user's messaging window from ``at`` (naive UTC; default now): when the user
+        wrote, as Zalo stamped it, since Zalo's windows count from there even for an event retried late."""
+        await asyncio.to_thread(self.store.touch_user, CHANNEL_NAME, user_id, at)
 
     async def window(self, user_id: str) -> str:
         """``"free"``, ``"paid"`` or ``"closed"`` for ``user_id`` now (:meth:`ChannelSettings.zalo_window`)."""
         last = await asyncio.to_thread(self.store.last_user_message, CHANNEL_NAME, user_id)
         return "closed" if last is None else settings().channels.zalo_window(naive_utc() - last)
-
-    async def within_window(self, user_id: str) -> bool:
-        """Whether the OA may send customer-service messages to ``user_id`` now (free, or paid and funded)."""
-        window = await self.window(user_id)
-        return window == "free" or (window == "paid" and settings().channels.zalo_paid_messages)
 
     # -- sending --------------------------------------------------------------------------------------------
     async def send_reply(self, user_id: str, reply: Reply) -> SendStatus:
@@ -502,7 +507,7 @@ class ZaloInput(InputChannel):
                 return
             if not user_id:
                 return
-            await self.client.record_user_message(user_id)
+            await self.client.record_user_message(user_id, _sent_at(event))
             output = ZaloOutput(self.client)
             if not text:
                 await output.send_reply(user_id, Reply(wording("channel.not_text")))

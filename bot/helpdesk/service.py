@@ -353,6 +353,7 @@ class StaffDesk:
         if handoff.channel == ZALO:
             problem = self._zalo_window_problem(handoff.sender_id)
             if problem is not None:
+                logger.warning("staff message for handoff %s not sent: %s", handoff.id, problem)
                 return Delivery(False, problem)
         event = {"event": "bot", "text": message, "timestamp": utcnow().timestamp(), "metadata": {"agent": agent}}
         try:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -366,3 +366,40 @@ async def test_the_scheduled_keep_alive_spends_the_refresh_token_once_with_two_r
     await asyncio.gather(*(r.keep_alive() for r in replicas))
     assert len(fake.refresh_calls) == 1
     assert await replicas[1].keep_alive() is False  # the new pair is fresh for both
+
+
+async def test_one_event_retried_at_30s_5min_and_1h_by_new_replicas_is_processed_once(
+    fake_zalo: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zalo re-sends the same body (same timestamp) later; each retry reaches a new process (a restart or
+    another replica): the database, not a process, remembers that it was handled."""
+    from types import SimpleNamespace
+
+    import bot.channels.zalo as zalo_module
+
+    _, base = fake_zalo
+    rasa = FakeRasa()
+    event = text_event("gửi lúc Rasa khởi động lại", msg_id="m-retried")
+    written = time.time()
+    statuses = []
+    for delay in (30, 300, 3600):
+        clock = SimpleNamespace(time=lambda d=delay: written + d, monotonic=time.monotonic)
+        monkeypatch.setattr(zalo_module, "time", clock)
+        replica = make_channel(base, ChannelStore(engine))
+        async with run_channel(replica, rasa) as url:
+            statuses.append((await post_event(f"{url}/webhook", event))[1]["status"])
+            await replica.wait_idle()
+    assert statuses == ["accepted", "duplicate", "duplicate"]
+    assert [m.text for m in rasa.received] == ["gửi lúc Rasa khởi động lại"]
+    # Zalo's windows count from when the citizen wrote, not from when the retry arrived.
+    last = ChannelStore(engine).last_user_message("zalo", USER)
+    assert last is not None and abs(last.replace(tzinfo=timezone.utc).timestamp() - written) < 2
+
+
+def test_an_older_message_never_moves_the_last_message_back(store: ChannelStore) -> None:
+    now = naive_utc()
+    store.touch_user("zalo", "u9", now)
+    store.touch_user("zalo", "u9", now - timedelta(hours=1))  # an event retried late
+    assert store.last_user_message("zalo", "u9") == now
+    store.touch_user("zalo", "u9", now + timedelta(minutes=1))
+    assert store.last_user_message("zalo", "u9") == now + timedelta(minutes=1)
