@@ -83,8 +83,9 @@ class ErrorKind(enum.Enum):
     FUNDING = "funding"  # a paid message the OA's Zalo Cloud Account does not fund
 
 
-#: The OA API error codes the bot acts on, in one place: code -> (kind, meaning). Checked against Zalo's
-#: SDKs (zalo-java-sdk, zalo-php-sdk, ZaloDotNetSDK) and the platform's published error codes.
+#: The OA API error codes the bot acts on, in one place: code -> (kind, meaning). The codes and their
+#: kinds are those of issue 14 (gathered from Zalo's SDKs and published error codes); the meanings of the
+#: "cannot be messaged" group are not told apart here, since the bot does the same for all of them.
 ZALO_ERRORS: dict[int, tuple[ErrorKind, str]] = {
     -216: (ErrorKind.TOKEN, "access token invalid"),
     -220: (ErrorKind.TOKEN, "access token expired or removed"),
@@ -93,10 +94,10 @@ ZALO_ERRORS: dict[int, tuple[ErrorKind, str]] = {
     -201: (ErrorKind.PARAMETER, "a parameter of the request is invalid"),
     -213: (ErrorKind.WINDOW, "the user has not followed the OA or has not interacted with it"),
     -230: (ErrorKind.WINDOW, "the user has not interacted with the OA within the last 7 days"),
-    -217: (ErrorKind.UNREACHABLE, "the user cannot receive this message"),
-    -227: (ErrorKind.UNREACHABLE, "the user's account is locked or inactive"),
-    -232: (ErrorKind.UNREACHABLE, "the user has not interacted: the OA may not message them"),
-    -244: (ErrorKind.UNREACHABLE, "the user has blocked messages from the OA"),
+    -217: (ErrorKind.UNREACHABLE, "the citizen cannot be messaged by the OA now"),
+    -227: (ErrorKind.UNREACHABLE, "the citizen cannot be messaged by the OA now"),
+    -232: (ErrorKind.UNREACHABLE, "the citizen cannot be messaged by the OA now"),
+    -244: (ErrorKind.UNREACHABLE, "the citizen cannot be messaged by the OA now"),
     -234: (ErrorKind.QUIET_HOURS, "messages may not be sent at night"),
     -32: (ErrorKind.RATE_LIMIT, "the OA exceeded the API's rate limit"),
     -320: (ErrorKind.FUNDING, "a paid message: the OA's Zalo Cloud Account must fund it"),
