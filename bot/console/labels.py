@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.analytics.labels import REASON_KEYS
+from bot.analytics.labels import REASON_KEYS, label
 from bot.wording import catalogue
 
 __all__ = [
@@ -99,8 +99,7 @@ PROBLEMS = {
 
 
 def _label(keys: Mapping[str, str], code: str | None) -> str:
-    key = keys.get(code or "")
-    return t(key) if key else (code or "")
+    return label(keys, code or "")
 
 
 def role_label(role: str | None) -> str:
