@@ -10,10 +10,11 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install db train run test pytest validate story-test eval answer-eval lint bench lock clean
+.PHONY: help install db train run run-prod test pytest validate story-test eval answer-eval lint bench lock clean
 
 help:
 	@echo "make run    install what is missing, build the database, train if needed, start the bot"
+	@echo "make run-prod   the production profile: Rasa replicas behind nginx on PostgreSQL, Redis, RabbitMQ"
 	@echo "make test   install what is missing and run every test"
 	@echo "make train | eval | answer-eval | lint | bench | clean"
 
@@ -31,8 +32,15 @@ train: install
 run: db train
 	@$(PY) -m bot run
 
+# Production profile on this machine: Rasa replicas (REPLICAS, default 2) behind nginx, on PostgreSQL,
+# Redis and RabbitMQ (README "Production").
+REPLICAS ?= 2
+run-prod: install train
+	@scripts/install_debian.sh nginx:nginx-light
+	@$(PY) -m bot run --profile prod --replicas $(REPLICAS)
+
 pytest: install
-	@scripts/install_browser.sh
+	@scripts/install_debian.sh
 	@$(PY) -m pytest -q -rs -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 

@@ -382,6 +382,13 @@ class RuntimeSettings:
     notify_timeout: float = _var(
         "RASA_NOTIFY_TIMEOUT", "seconds the dossier notifier waits for Rasa's HTTP API", "5", minimum=0
     )
+    tracker_cache_size: int = _var(
+        "TRACKER_CACHE_SIZE",
+        "conversations whose tracker each Rasa process keeps between turns (0: none); each use is "
+        "checked against the stored event count, so replicas stay right",
+        "256",
+        minimum=0,
+    )
     model_cache_dir: Path = _var(
         "MODEL_CACHE_DIR",
         "trained models kept outside the work tree, so a fresh clone skips training",

@@ -43,7 +43,7 @@ def chromium() -> Iterator[object]:
     binary = _find("chromium", "chromium-browser")
     driver_path = _find("chromedriver")
     if not binary or not driver_path:
-        pytest.skip("Debian chromium and chromium-driver are not installed (scripts/install_browser.sh)")
+        pytest.skip("Debian chromium and chromium-driver are not installed (scripts/install_debian.sh)")
     profile = Path(tempfile.mkdtemp(prefix="tldvc-chromium-"))
     options = webdriver.ChromeOptions()
     options.binary_location = binary

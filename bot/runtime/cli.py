@@ -66,6 +66,10 @@ def _answer_eval(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.profile == "prod":
+        from bot.runtime.production import run as run_production
+
+        return run_production(args.replicas)
     from bot.runtime.runner import run
 
     return run()
@@ -110,12 +114,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     add_arguments(consume).set_defaults(func=_consume)
     run = subparsers.add_parser("run", help="start the action server and Rasa on localhost")
+    run.add_argument(
+        "--profile", choices=("embedded", "prod"), default="embedded",
+        help="embedded: one Rasa on SQLite (make run); prod: replicas behind nginx on PostgreSQL, Redis, "
+        "RabbitMQ (make run-prod)",
+    )  # fmt: skip
+    run.add_argument("--replicas", type=int, default=2, help="with --profile prod: Rasa replicas (default 2)")
     run.set_defaults(func=_run)
     keeper = subparsers.add_parser(
         "housekeeping", help="analytics roll-up every ANALYTICS_ROLLUP_MINUTES, purge daily at PRIVACY_PURGE_TIME"
     )
     keeper.add_argument("--endpoints", default=None, help="the endpoints file Rasa runs with (its lock store)")
     keeper.set_defaults(func=_housekeeping)
-    from bot.runtime import privacy_cli
+    from bot.runtime import privacy_cli, production
 
     privacy_cli.register(subparsers)
+    production.register(subparsers)

@@ -6,6 +6,7 @@ Each patch keeps Rasa's behaviour and says why it is needed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextvars import ContextVar
 from functools import lru_cache, wraps
@@ -301,6 +302,101 @@ def expose_metrics() -> None:
     RemoteAction.run = metered_remote_run  # type: ignore[method-assign]
 
 
+_log = logging.getLogger(__name__)
+
+
+def _busy_text() -> str:
+    from bot.wording import text
+
+    return text("common.busy")
+
+
+def answer_when_actions_fail() -> None:
+    """A turn whose custom action could not run (the action server down, restarting, answering 5xx)
+    answers the citizen with the polite "busy" sentence instead of silence.
+
+    Rasa logs the failure and goes on without the action's events, so the citizen got no reply at all.
+    The sentence is returned as the action's one event: Rasa sends it through the channel and stores
+    it, the conversation goes on from there, and the next message runs the action again. A form's
+    validation rejecting a value (``ActionExecutionRejection``) is not a failure and is left to Rasa.
+    """
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+    from rasa.shared.core.events import BotUttered
+    from rasa.shared.exceptions import RasaException
+
+    if getattr(RemoteAction.run, "_answers_failures", False):
+        return
+    remote_run = RemoteAction.run
+
+    async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await remote_run(self, *args, **kwargs)
+        except ActionExecutionRejection:
+            raise
+        except RasaException as exc:
+            cause = exc.__cause__ or exc.__context__ or exc
+            _log.error("custom action %s failed (%s): the citizen is asked to try again", self.name(),
+                       type(cause).__name__)  # fmt: skip
+            return [BotUttered(_busy_text(), metadata={"utter_action": "action_busy"})]
+
+    run._answers_failures = True  # type: ignore[attr-defined]
+    RemoteAction.run = run  # type: ignore[method-assign]
+
+
+def answer_when_stores_fail() -> None:
+    """The tracker store or the lock store failing makes the turn fail, visibly, with the "busy" sentence.
+
+    Rasa wraps its tracker store in ``FailSafeTrackerStore``: a database error made it answer from an
+    empty conversation and keep the turn in this process's memory only, where no other replica sees it
+    and a restart loses it. Here the error reaches the turn instead: nothing is stored half-way, the
+    citizen is told to try again (the channel's output), the log names the store and the error class
+    (no message text), and the next message, once the store is back, continues the stored conversation.
+    """
+    from rasa.core.agent import Agent
+    from rasa.core.lock_store import LockError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.runtime import metrics
+
+    if getattr(Agent.handle_message, "_answers_failures", False):
+        return
+    store_errors: tuple[type[BaseException], ...] = (SQLAlchemyError, LockError, ConnectionError, TimeoutError)
+    try:
+        from redis.exceptions import RedisError
+
+        store_errors += (RedisError,)
+    except ImportError:  # pragma: no cover - redis comes with Rasa
+        pass
+    handle_message = Agent.handle_message
+
+    def _create_tracker_store(store: Any, domain: Any) -> Any:
+        from rasa.core.tracker_store import InMemoryTrackerStore
+
+        if store is None:
+            return InMemoryTrackerStore(domain)
+        store.domain = domain
+        return store
+
+    async def answer_or_busy(self: Agent, message: Any) -> Any:
+        try:
+            return await handle_message(self, message)
+        except store_errors as exc:
+            metrics.count_error("rasa_store", exc)
+            _log.error("turn not processed, a store failed (%s: %s); the citizen is asked to try again",
+                       type(exc).__module__, type(exc).__name__)  # fmt: skip
+            output = getattr(message, "output_channel", None)
+            if output is not None:
+                try:
+                    await output.send_text_message(message.sender_id, _busy_text())
+                except Exception as send_error:  # the channel may be down too; the log says so
+                    _log.error("the busy reply could not be sent either (%s)", type(send_error).__name__)
+            return None
+
+    answer_or_busy._answers_failures = True  # type: ignore[attr-defined]
+    Agent.handle_message = answer_or_busy  # type: ignore[method-assign]
+    Agent._create_tracker_store = staticmethod(_create_tracker_store)  # type: ignore[method-assign,assignment]
+
+
 def apply_all() -> None:
     """Apply every patch (idempotent)."""
     cache_action_result_validation()
@@ -308,3 +404,6 @@ def apply_all() -> None:
     bound_nlu_input()
     hold_paused_conversations()
     expose_metrics()
+    # After the metrics: the failure is counted there before it is answered here.
+    answer_when_actions_fail()
+    answer_when_stores_fail()
