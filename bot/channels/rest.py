@@ -8,6 +8,10 @@ answers a non-string ``message`` with nothing. Here:
 - the body must be a JSON object with a ``sender`` (1..``MAX_SENDER_ID_CHARS``
   characters of ``A-Z a-z 0-9 _ . : @ -``) and a string ``message``; anything else
   is 400 with the reason;
+- ``message_id``, if given (1..64 characters of ``A-Z a-z 0-9 _ . : -``), names the message: a
+  client that lost the answer (a timeout, a replica that stopped) sends the same message with the
+  same id and gets the replies it was given, and the message is not processed twice
+  (bot.runtime.rasa_patches.answer_each_message_once);
 - ``metadata``, if given, must be an object, and is not passed on: the only metadata
   is the server's ``requester`` (a keyed hash of the client address), which the
   dossier lockout counts by;
@@ -18,6 +22,7 @@ answers a non-string ``message`` with nothing. Here:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,6 +43,7 @@ from bot.channels.inbound import (
 from bot.settings import settings
 
 CHANNEL_NAME = "rest"
+_MESSAGE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -80,6 +86,9 @@ class RestInput(InputChannel):
                 return _bad_request("message must be a string")
             if metadata is not None and not isinstance(metadata, dict):
                 return _bad_request("metadata must be an object")
+            message_id = body.get("message_id")
+            if message_id is not None and not (isinstance(message_id, str) and _MESSAGE_ID_RE.fullmatch(message_id)):
+                return _bad_request("message_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ . : -")
             if too_long(text):
                 return response.json([{"recipient_id": sender, "text": too_long_reply()}])
             address = client_address(request.ip, request.headers.get("X-Forwarded-For"))
@@ -90,6 +99,7 @@ class RestInput(InputChannel):
                     collector,
                     conversation_id(CHANNEL_NAME, sender),
                     input_channel=CHANNEL_NAME,
+                    message_id=f"rest-{message_id}" if message_id else None,
                     metadata={"requester": requester_key("ip", address)},
                 )
             )

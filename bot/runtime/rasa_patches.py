@@ -397,6 +397,81 @@ def answer_when_stores_fail() -> None:
     Agent._create_tracker_store = staticmethod(_create_tracker_store)  # type: ignore[method-assign,assignment]
 
 
+class _AlreadyAnswered(Exception):
+    """Raised inside a turn whose message the conversation already holds (a redelivery)."""
+
+    def __init__(self, replies: list[dict[str, Any]]) -> None:
+        super().__init__("message already answered")
+        self.replies = replies
+
+
+# How far back a redelivered message is looked for: its citizen messages, newest first.
+_REDELIVERY_WINDOW = 50
+
+
+def _replies_to(tracker: Any, message_id: str) -> list[dict[str, Any]] | None:
+    """The bot messages that answered the user message ``message_id``; None when the tracker lacks it."""
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    events = list(tracker.events)
+    seen = 0
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        if not isinstance(event, UserUttered):
+            continue
+        if event.message_id == message_id:
+            replies = []
+            for later in events[i + 1 :]:
+                if isinstance(later, UserUttered):
+                    break
+                if isinstance(later, BotUttered):
+                    replies.append(later.message())
+            return replies
+        seen += 1
+        if seen >= _REDELIVERY_WINDOW:
+            break
+    return None
+
+
+def answer_each_message_once() -> None:
+    """A message the conversation already holds (same ``message_id``) is answered again with the replies
+    it got, not processed a second time.
+
+    A client that lost the answer (a replica stopped after saving the turn, a timeout) sends the same
+    message again with the same id: REST's ``message_id``, Telegram's update id, Zalo's ``msg_id``.
+    The check runs inside Rasa's conversation lock, on the tracker the turn loads anyway, before the
+    NLU; the replies are re-sent from the stored events (masked as stored).
+    """
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(MessageProcessor._handle_message_with_tracker, "_once", False):
+        return
+    with_tracker = MessageProcessor._handle_message_with_tracker
+    handle_message = MessageProcessor.handle_message
+
+    async def check_then_handle(self: MessageProcessor, message: Any, tracker: Any) -> None:
+        message_id = getattr(message, "message_id", None)
+        if message_id and getattr(message, "text", None) is not None:
+            replies = _replies_to(tracker, message_id)
+            if replies is not None:
+                raise _AlreadyAnswered(replies)
+        await with_tracker(self, message, tracker)
+
+    async def handle_once(self: MessageProcessor, message: Any) -> Any:
+        try:
+            return await handle_message(self, message)
+        except _AlreadyAnswered as again:
+            _log.info("a redelivered message was answered from the stored turn (%d replies)", len(again.replies))
+            output = message.output_channel
+            for reply in again.replies:
+                await output.send_response(message.sender_id, dict(reply))
+            return None
+
+    check_then_handle._once = True  # type: ignore[attr-defined]
+    MessageProcessor._handle_message_with_tracker = check_then_handle  # type: ignore[method-assign]
+    MessageProcessor.handle_message = handle_once  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     """Apply every patch (idempotent)."""
     cache_action_result_validation()
@@ -407,3 +482,4 @@ def apply_all() -> None:
     # After the metrics: the failure is counted there before it is answered here.
     answer_when_actions_fail()
     answer_when_stores_fail()
+    answer_each_message_once()

@@ -33,3 +33,26 @@ def test_dossier_flow_verifies_before_revealing(running_bot: str) -> None:
     assert "NGUYỄN VĂN DEMO" not in status.upper()
     subscribed = joined(say(running_bot, sender, "báo cho tôi khi có kết quả"))
     assert "000.00.00.H99-261120-0001" in subscribed
+
+
+def test_a_message_sent_again_with_its_id_gets_the_same_answer_once(running_bot_parts) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import sqlite3
+
+    import requests
+
+    url = f"{running_bot_parts.rasa_url}/webhooks/rest/webhook"
+    body = {"sender": "e2e-once", "message": "đăng ký tạm trú cần giấy tờ gì", "message_id": "m-1"}
+    first = requests.post(url, json=body, timeout=30).json()
+    again = requests.post(url, json=body, timeout=30).json()
+    assert "1.004194" in joined(first)
+    assert again == first, "a client's retry gets the replies it lost"
+    other = requests.post(url, json={**body, "message_id": "m-2", "message": "còn lệ phí thì sao?"}, timeout=30).json()
+    assert "đồng" in joined(other)
+    rows = sqlite3.connect(running_bot_parts.var_dir / "tracker.db").execute(
+        "SELECT data FROM events WHERE sender_id = 'rest:e2e-once' AND type_name = 'user'"
+    )
+    ids = [json.loads(data).get("message_id") for (data,) in rows]
+    assert ids == ["rest-m-1", "rest-m-2"], "the retried message is stored once"
+    bad = requests.post(url, json={**body, "message_id": "x" * 65}, timeout=30)
+    assert bad.status_code == 400 and "message_id" in bad.text
