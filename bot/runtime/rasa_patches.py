@@ -474,6 +474,9 @@ def answer_each_message_once() -> None:
 
 def apply_all() -> None:
     """Apply every patch (idempotent)."""
+    from bot.runtime import rasa_speedups
+
+    rasa_speedups.apply_all()
     cache_action_result_validation()
     tune_sqlite_tracker_store()
     bound_nlu_input()

@@ -64,6 +64,7 @@ from bot.dossiers.codes import code_spans, is_valid_code
 from bot.privacy import mask_id, mask_text, seal
 from bot.privacy.models import ERASURES, ensure_erasures
 from bot.privacy.subjects import sender_key
+from bot.runtime.rasa_speedups import DIALOGUE_STATES_ATTR
 
 # Set on events read back from the store: they were redacted when they were saved.
 _STORED = "_dvc_stored"
@@ -276,6 +277,15 @@ def _slot_values(tracker: DialogueStateTracker) -> dict[int, Any]:
     }
 
 
+def _user_parts(tracker: DialogueStateTracker) -> list[tuple[Any, ...]]:
+    """What the dialogue states read of the user messages not yet stored: text and entity types."""
+    return [
+        (event.text, tuple(e.get("entity") for e in event.entities))
+        for event in tracker.events
+        if _kind(event) == "user" and not getattr(event, _STORED, False)
+    ]
+
+
 def _sync_redacted_slots(tracker: DialogueStateTracker, before: dict[int, Any]) -> None:
     """Give the tracker's slots the values redaction stored, as if the tracker had been read back.
 
@@ -449,8 +459,12 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         console) is one the tracker store holds.
         """
         before = _slot_values(tracker)
+        typed = _user_parts(tracker)
         redact(tracker.events)
         _sync_redacted_slots(tracker, before)
+        if _user_parts(tracker) != typed:
+            # Dialogue states remembered from the unredacted message (bot.runtime.rasa_speedups) go.
+            tracker.__dict__.pop(DIALOGUE_STATES_ATTR, None)
         _ready_erasures(self)
         with self.session_scope() as session:
             known = getattr(tracker, _MARK, None)
@@ -463,9 +477,9 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             rows = [self._row(tracker.sender_id, event) for event in new_events]
             session.add_all(rows)
             session.flush()
-            session.commit()
-            if rows:
+            if rows:  # read before the commit, which expires the rows (one SELECT each)
                 count, top = count + len(rows), max(top, *(row.id for row in rows))
+            session.commit()
         for event in new_events:
             setattr(event, _STORED, True)
         if any(_kind(event) == "session" for event in new_events):
