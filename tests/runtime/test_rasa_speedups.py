@@ -97,3 +97,24 @@ def test_a_fast_copy_is_rasas_copy(events: list[Any], later: list[Any]) -> None:
     assert fast.current_state(EventVerbosity.ALL) == slow.current_state(EventVerbosity.ALL)
     assert len(tracker.events) == len(events), "the original is untouched"
     assert tracker.current_slot_values() == _fresh(events).current_slot_values()
+
+
+def test_the_action_server_gets_the_state_and_the_last_five_messages_events() -> None:
+    from rasa.core.actions.action import RemoteAction
+    from rasa.utils.endpoints import EndpointConfig
+
+    domain = _domain()
+    tracker = DialogueStateTracker("long", domain.slots)
+    for n in range(40):
+        tracker.update(ActionExecuted("action_listen"))
+        tracker.update(UserUttered(f"câu {n}", {"name": "ask_fee", "confidence": 0.9}, input_channel="rest"))
+        tracker.update(SlotSet("procedure_code", f"1.00{n}"))
+    action = RemoteAction("action_answer_procedure", EndpointConfig("http://127.0.0.1:1/webhook"))
+    body = action._action_call_format(tracker, domain)
+    full = tracker.current_state(EventVerbosity.ALL)
+    sent = body["tracker"]
+    assert {k: v for k, v in sent.items() if k != "events"} == {k: v for k, v in full.items() if k != "events"}
+    texts = [e["text"] for e in sent["events"] if e["event"] == "user"]
+    assert texts == [f"câu {n}" for n in range(35, 40)]
+    assert sent["events"] == full["events"][-len(sent["events"]) :]
+    assert sent["events"][-1] == {**full["events"][-1]}, "the trailing slot events, as form validation reads them"
