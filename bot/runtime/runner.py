@@ -111,7 +111,7 @@ def start_servers(
 
     # Migrate once, here, before any child opens the database (they then find it at head).
     ensure_schema()
-    env = rasa_env()
+    env = rasa_env(serving=True)
     # The dossier watcher and the webhook push through this server's HTTP API, with its token.
     env["RASA_URL"] = f"http://{ports.host}:{ports.rasa}"
     env["RASA_TOKEN"] = cfg.runtime.rasa_token.reveal()
