@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from bot.catalog.domain import CatalogEntry, Procedure
 from bot.catalog.models import NATIONAL, CaseRow, DocumentRow, ProcedureRow
@@ -36,9 +38,18 @@ def resolve_province(value: str | None) -> str | None:
     return province_in(value) or province_in(f"tỉnh {value}")
 
 
-def _rank(row: ProcedureRow) -> tuple[bool, bool, str]:
+def _rank(row: Any) -> tuple[bool, bool, str]:
     # Curated first, then detailed records, then by province code for a stable order.
     return (row.origin != "curated", row.detail_level != "detail", row.province)
+
+
+# What choosing among a code's records needs, and what tells whether a record changed.
+_VARIANT_KEY = (
+    ProcedureRow.id, ProcedureRow.province, ProcedureRow.origin, ProcedureRow.detail_level,
+    ProcedureRow.content_hash, ProcedureRow.updated_at,
+)  # fmt: skip
+#: Procedure records each process keeps, checked against the database at every use.
+RECORD_CACHE_SIZE = 512
 
 
 class ProcedureCatalog:
@@ -49,6 +60,7 @@ class ProcedureCatalog:
         self._session = session_factory(self._engine)
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
+        self._records: OrderedDict[int, tuple[tuple[Any, ...], Procedure]] = OrderedDict()
 
     def _with_url(self, proc: Procedure) -> Procedure:
         if proc.source_url:
@@ -66,18 +78,40 @@ class ProcedureCatalog:
         if not code:
             return None
         with self._session() as session:
-            rows = list(session.execute(select(ProcedureRow).where(ProcedureRow.code == code)).scalars())
+            # The variants' keys only; the chosen record is loaded in full unless this process holds it.
+            rows = list(session.execute(select(*_VARIANT_KEY).where(ProcedureRow.code == code)))
             if not rows:
                 return None
             by_province = {r.province: r for r in rows}
             wanted = resolve_province(province)
             if wanted and wanted in by_province:
-                return self._with_url(to_domain(by_province[wanted]))
+                return self._loaded(session, by_province[wanted])
             if NATIONAL in by_province:
-                return self._with_url(to_domain(by_province[NATIONAL]))
+                return self._loaded(session, by_province[NATIONAL])
             if province:
                 return None
-            return self._with_url(to_domain(min(rows, key=_rank)))
+            return self._loaded(session, min(rows, key=_rank))
+
+    def _loaded(self, session: Session, key: Any) -> Procedure:
+        """The record of ``key`` (a row of :data:`_VARIANT_KEY`): from this process's copy when the stored
+        record's content hash and update time are still those it was read with, else from the database.
+
+        A record with its children takes several queries to load and build; answers ask for the same
+        few procedures again and again. Every use is checked against the database, so a re-import or an
+        edit is seen at once by every process.
+        """
+        version = (key.content_hash, key.updated_at)
+        with self._lock:
+            held = self._records.get(key.id)
+            if held is not None and held[0] == version:
+                self._records.move_to_end(key.id)
+                return held[1]
+        proc = self._with_url(to_domain(session.get(ProcedureRow, key.id)))
+        with self._lock:
+            self._records[key.id] = (version, proc)
+            while len(self._records) > RECORD_CACHE_SIZE:
+                self._records.popitem(last=False)
+        return proc
 
     def variants(self, code: str) -> list[Procedure]:
         """Every record of ``code``: the national one first, then provincial variants."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.settings import settings
 
@@ -25,7 +26,11 @@ def make_engine(url: str | None = None) -> Engine:
     url = url or settings().core.database_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, connect_args={"check_same_thread": False})
+        # A pool, as for PostgreSQL: SQLAlchemy 1.4 otherwise opens (and pragmas) a new connection for every
+        # session, which was a tenth of the action server's time under load.
+        engine = create_engine(
+            url, future=True, poolclass=QueuePool, pool_size=5, connect_args={"check_same_thread": False}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
