@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -44,6 +45,52 @@ DEFAULT_ENDPOINTS = PROJECT_ROOT / "endpoints.yml"
 # Long enough for one conversation's deletion (a few statements), short enough that a crashed
 # eraser does not stall a citizen for long: Rasa lets a ticket expire after this.
 _LOCK_SECONDS = 60.0
+
+
+def serve_waiters_whose_ticket_expired() -> None:
+    """Patch ``LockStore.lock``: a turn whose ticket expired while it waited takes a new one.
+
+    Rasa's ticket lock serves the oldest live ticket. A replica killed during a turn leaves its ticket
+    in Redis until the ticket's lifetime (``TICKET_LOCK_LIFETIME``, 60 s) ends; the retry of that
+    message on another replica waits behind it with a ticket issued a moment later, and both usually
+    expire between two of Rasa's checks (once a second). Rasa then found no live ticket, its own
+    among them, and waited for ever: the conversation answered nothing more until a new message came.
+    Here the waiter takes a new ticket at the end of the queue and is served once the older live
+    tickets are done; the ticket it finally holds is the one released.
+    """
+    import contextlib
+
+    from rasa.core.lock_store import LockError
+
+    if getattr(LockStore.lock, "_reissues", False):
+        return
+
+    @contextlib.asynccontextmanager
+    async def lock(
+        self: LockStore, conversation_id: str, lock_lifetime: float | None = None, wait_time_in_seconds: float = 1
+    ) -> Any:
+        from rasa.core.lock_store import LOCK_LIFETIME
+
+        lifetime = LOCK_LIFETIME if lock_lifetime is None else lock_lifetime
+        ticket = self.issue_ticket(conversation_id, lifetime)
+        try:
+            while True:
+                held = self.get_lock(conversation_id)
+                if not held:
+                    raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+                if not held.is_locked(ticket):
+                    break
+                if held._ticket_for_ticket_number(ticket) is None:
+                    ticket = self.issue_ticket(conversation_id, lifetime)
+                    continue
+                await asyncio.sleep(wait_time_in_seconds)
+                self.update_lock(conversation_id)
+            yield held
+        finally:
+            self.cleanup(conversation_id, ticket)
+
+    lock._reissues = True  # type: ignore[attr-defined]
+    LockStore.lock = lock  # type: ignore[method-assign,assignment]
 
 
 def _path(endpoints: Path | str | None) -> Path:
@@ -88,6 +135,7 @@ def conversation_lock(sender_id: str, endpoints: Path | str | None = None) -> It
     ``LockError`` when the lock cannot be had within its lifetime. Runs its own event loop: call it from
     a thread without a running loop (a command, or a web handler's worker thread).
     """
+    serve_waiters_whose_ticket_expired()
     store = lock_store(endpoints)
     if isinstance(store, InMemoryLockStore):
         yield

@@ -475,8 +475,10 @@ def answer_each_message_once() -> None:
 def apply_all() -> None:
     """Apply every patch (idempotent)."""
     from bot.runtime import rasa_speedups
+    from bot.runtime.conversation_lock import serve_waiters_whose_ticket_expired
 
     rasa_speedups.apply_all()
+    serve_waiters_whose_ticket_expired()
     cache_action_result_validation()
     tune_sqlite_tracker_store()
     bound_nlu_input()
