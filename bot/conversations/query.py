@@ -190,8 +190,17 @@ class ConversationRecord:
         return _summary(row, tuple(codes))
 
     def transcript(self, sender_id: str) -> list[Turn]:
-        """Every turn of the conversation, oldest first (empty when it is not recorded)."""
-        return self.turns_since(sender_id, 0)
+        """Every turn of the conversation in the order it was said (empty when it is not recorded).
+
+        Ordered by when each message was written, not by when its events reached the record: after an
+        event-broker outage each Rasa replica re-sends what it kept when it reconnects, so a later turn
+        may be recorded first (each turn still arrives with its own replies).
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_TURN).where(_TURN.c.sender_id == sender_id).order_by(_TURN.c.at, _TURN.c.id)
+            ).all()
+        return [_turn(r) for r in rows]
 
     def turns_since(self, sender_id: str, after_id: int) -> list[Turn]:
         """The conversation's turns with an id above ``after_id``, oldest first (for polling).
