@@ -298,7 +298,13 @@ class OneDoorSettings:
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    """Telegram and Zalo OA (a value in credentials.yml wins over the variable)."""
+    """The web widget's socket.io, Telegram and Zalo OA (a value in credentials.yml wins over the variable)."""
+
+    socketio_message_queue: str = _var(
+        "SOCKETIO_MESSAGE_QUEUE",
+        "with several Rasa replicas: the Redis through which a replica's message reaches a widget connected "
+        "to another one (e.g. `redis://127.0.0.1:6379/0`); the production profile sets it",
+    )
 
     telegram_bot_token: str = _var("TELEGRAM_BOT_TOKEN", "the Telegram bot's token (from @BotFather)", secret=True)
     telegram_secret_token: str = _var(

@@ -73,6 +73,7 @@ NOT_REPLIES: dict[str, frozenset[str] | None] = {
     "bot/catalog/cli.py": frozenset({"render"}),  # the operator's view of a procedure
     "bot/dossiers/status.py": frozenset({"PORTAL_LABELS"}),  # labels other systems send
     "bot/runtime/runner.py": frozenset({"run"}),  # the startup banner for the operator
+    "bot/runtime/production.py": frozenset({"run"}),  # the production profile's startup banner
     "bot/text.py": frozenset({"_D_TABLE"}),  # the letter đ
     "bot/helpdesk/service.py": frozenset({"_LEAVE_FIRST_WORDS", "_LEAVE_PHRASES"}),  # what citizens type to leave
 }

@@ -32,7 +32,7 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.inbound import clean_text, client_address, conversation_id, requester_key, too_long, too_long_reply
 from bot.settings import settings
@@ -82,7 +82,13 @@ class SocketIOInput(RasaSocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The socket.io server and a health route."""
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings().core.cors_origins))
+        queue = settings().channels.socketio_message_queue
+        # With several replicas, a reply produced on one (a staff reply, a dossier notice) must reach the
+        # widget whose websocket another one holds: rooms are shared through Redis.
+        manager = AsyncRedisManager(queue) if queue else None
+        sio = AsyncServer(
+            async_mode="sanic", cors_allowed_origins=list(settings().core.cors_origins), client_manager=manager
+        )
         bp = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
 

@@ -46,7 +46,7 @@ from bot.runtime.runner import (
     _wait_http,
     stop_servers,
 )
-from bot.settings import PRIVATE_UMASK, PROJECT_ROOT, harden_var_dir, own_origins, settings
+from bot.settings import PRIVATE_UMASK, PROJECT_ROOT, child_environment, harden_var_dir, own_origins, settings
 
 # This machine's services, for the production variables left unset (see the module docstring).
 LOCAL_SERVICES: dict[str, str] = {
@@ -77,7 +77,7 @@ class ProductionError(RuntimeError):
 def production_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """``base`` (default: this process's environment) with the production variables it lacks set to
     this machine's services, and ``DATABASE_URL`` to PostgreSQL unless it is set."""
-    env = dict(os.environ if base is None else base)
+    env = child_environment() if base is None else dict(base)
     for name, value in LOCAL_SERVICES.items():
         env.setdefault(name, value)
     env.setdefault("DATABASE_URL", LOCAL_DATABASE_URL)
@@ -134,7 +134,7 @@ def prepare(env: Mapping[str, str] | None = None) -> None:
     Raises :class:`ProductionError` when a database cannot be reached or created.
     """
     env = production_env(env)
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from bot.db.engine import make_engine
     from bot.db.schema import ensure_schema
@@ -148,17 +148,21 @@ def prepare(env: Mapping[str, str] | None = None) -> None:
         engine.dispose()
     url = tracker_url(env)
     _create_database(url)
-    from rasa.core.tracker_store import SQLTrackerStore
+    from bot.runtime.tracker_store import PrivateSQLTrackerStore
 
-    tracker = create_engine(url, future=True)
+    # Rasa's store makes its own table (Rasa's schema, not our migrations) when it is created.
+    store = PrivateSQLTrackerStore(
+        None, dialect="postgresql", host=env["TRACKER_DB_HOST"], port=int(env["TRACKER_DB_PORT"]),
+        db=env["TRACKER_DB_NAME"], username=env["TRACKER_DB_USER"] or None,
+        password=env.get("TRACKER_DB_PASSWORD") or None, cache_size=0,
+    )  # fmt: skip
     try:
-        SQLTrackerStore.Base.metadata.create_all(tracker)
-        with tracker.begin() as conn:
+        with store.engine.begin() as conn:
             for statement in TRACKER_INDEXES:
                 conn.execute(text(statement))
-        ensure_erasures(tracker)
+        ensure_erasures(store.engine)
     finally:
-        tracker.dispose()
+        store.engine.dispose()
 
 
 def check_services(env: Mapping[str, str]) -> None:
@@ -268,11 +272,13 @@ class ProductionStack:
         stop_servers(self.procs, timeout=GRACE_SECONDS)
 
 
-def _endpoints(env: Mapping[str, str], target: Path, queue: str | None) -> Path:
-    """endpoints.prod.yml as Rasa reads it here (another queue name only for tests)."""
+def _endpoints(env: Mapping[str, str], target: Path, queue: str | None, broker_port: int | None = None) -> Path:
+    """endpoints.prod.yml as Rasa reads it here (another queue name, another RabbitMQ port only for tests)."""
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.prod.yml").read_text(encoding="utf-8"))
     if queue:
         endpoints["event_broker"]["queues"] = [queue]
+    if broker_port:
+        endpoints["event_broker"]["port"] = broker_port
     target.unlink(missing_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -289,10 +295,13 @@ def start_production(
     console: bool = True,
     env: Mapping[str, str] | None = None,
     queue: str | None = None,
+    broker_port: int | None = None,
 ) -> ProductionStack:
     """Prepare the databases, then start the production profile (module docstring); waits until every
     server answers. ``console=False`` leaves out the console, the housekeeping and the watcher
-    (benchmarks); ``queue`` names another RabbitMQ queue (tests). Stop it with ``ProductionStack.stop``.
+    (benchmarks); ``queue`` names another RabbitMQ queue (tests); ``broker_port`` is the port the replicas'
+    event broker connects to instead of RabbitMQ's 5672 (tests: a forwarder that can fail). Stop it with
+    ``ProductionStack.stop``.
 
     Raises :class:`ProductionError` when a service, nginx or a database is missing.
     """
@@ -313,18 +322,20 @@ def start_production(
             raise ProductionError(f"python -m bot {' '.join(step)} failed: {done.stderr.decode()[-500:]}")
     from bot.runtime.model import rasa_env
 
-    env = {**rasa_env(), **env}
+    env = {**rasa_env(serving=True), **env}
     env["ACTION_SERVER_URL"] = env.get("ACTION_SERVER_URL") or f"http://{ports.host}:{ports.actions}/webhook"
     env["ACTION_SERVER_TOKEN"] = cfg.runtime.action_server_token.reveal()
     env["RASA_URL"] = f"http://{ports.host}:{ports.rasa}"  # our processes reach Rasa through the balancer
     env["RASA_TOKEN"] = cfg.runtime.rasa_token.reveal()
     env["BIND_HOST"] = ports.host
     env.setdefault("TRUSTED_PROXIES", "127.0.0.1")  # nginx, for the client's address
+    redis = f"redis://{env['REDIS_HOST']}:{env['REDIS_PORT']}/{env['REDIS_DB']}"
+    env.setdefault("SOCKETIO_MESSAGE_QUEUE", redis)  # widget replies across replicas
     origins = cfg.core.cors_origins if cfg.is_set("CORS_ORIGINS") else own_origins(ports.host, ports.rasa)
     env["CORS_ORIGINS"] = ",".join(origins)
     log_dir = log_dir or cfg.core.var_dir / "log" / "prod"
     log_dir.mkdir(parents=True, exist_ok=True)
-    endpoints = _endpoints(env, log_dir / "endpoints.yml", queue)
+    endpoints = _endpoints(env, log_dir / "endpoints.yml", queue, broker_port)
     from bot.channels.credentials import write_credentials
 
     credentials = write_credentials(log_dir / "credentials.yml")

@@ -307,6 +307,9 @@
     setStatus(t("channel.widget.connecting"));
     socket = window.io(cfg.server, {
       path: cfg.socketPath,
+      // Websocket only: HTTP long-polling needs every request of a connection to reach the same Rasa
+      // replica, and the production balancer is sticky by nothing.
+      transports: ["websocket"],
       reconnection: true,
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000
