@@ -26,6 +26,11 @@ Modes:
 
     python bench/webhook_bench.py --baseline stock --users 1 5 20 --seconds 20 [--rounds 3]
 
+  with ``--turns-per-user 20`` each user holds one conversation of 20 turns and stops (20 users × 20
+  turns: the protocol of the issue's figures), instead of new 7-turn conversations for ``--seconds``::
+
+    python bench/webhook_bench.py --baseline stock --users 20 --turns-per-user 20 --rounds 3
+
 * the stock bot alone (no model of ours needed)::
 
     python bench/webhook_bench.py --only stock --users 1 5 --seconds 10
@@ -194,18 +199,29 @@ def _stats(latencies: list[float], elapsed: float, users: int) -> dict[str, floa
 
 
 async def _run(
-    url: str, users: int, seconds: float, tag: str, conversation: Sequence[str] = CONVERSATION
+    url: str,
+    users: int,
+    seconds: float,
+    tag: str,
+    conversation: Sequence[str] = CONVERSATION,
+    turns_per_user: int | None = None,
 ) -> dict[str, float]:
-    """``users`` closed-loop users for ``seconds`` after one unmeasured warm-up conversation."""
+    """``users`` closed-loop users for ``seconds`` after one unmeasured warm-up conversation; with
+    ``turns_per_user``, each user holds one conversation of that many turns instead (the issue's
+    "20 users, 20 turns each"), and the run lasts until all are done (``seconds`` is then a bound)."""
     latencies: list[float] = []
     timeout = aiohttp.ClientTimeout(total=30)
+    per_user: dict[str, Any] = {}
+    if turns_per_user:
+        per_user = {"max_turns": turns_per_user, "turns_per_conversation": turns_per_user}
+        seconds = max(seconds, 600.0)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         # Warm-up: one conversation, not measured.
         await _user(session, url, f"warmup-{tag}", time.monotonic() + 3, [], conversation)
         started = time.monotonic()
         deadline = started + seconds
         await asyncio.gather(
-            *(_user(session, url, f"{tag}-{i}", deadline, latencies, conversation) for i in range(users))
+            *(_user(session, url, f"{tag}-{i}", deadline, latencies, conversation, **per_user) for i in range(users))
         )
         elapsed = time.monotonic() - started
     return _stats(latencies, elapsed, users)
@@ -446,14 +462,16 @@ def print_load(r: dict[str, float], label: str = "") -> None:
 Loads = dict[str, dict[int, list[dict[str, float]]]]
 
 
-def load_rounds(targets: Sequence[Target], users: Sequence[int], seconds: float, rounds: int) -> Loads:
+def load_rounds(
+    targets: Sequence[Target], users: Sequence[int], seconds: float, rounds: int, turns_per_user: int | None = None
+) -> Loads:
     """At each concurrency, each target in turn (same client, same duration), ``rounds`` times."""
     loads: Loads = {t.name: {u: [] for u in users} for t in targets}
     for n in range(1, rounds + 1):
         for u in users:
             for t in targets:
                 tag = f"{t.name}-r{n}-u{u}-{time.monotonic_ns()}"
-                result = asyncio.run(_run(t.url, u, seconds, tag, t.conversation))
+                result = asyncio.run(_run(t.url, u, seconds, tag, t.conversation, turns_per_user))
                 loads[t.name][u].append(result)
                 print_load(result, f"round {n}  {t.name:<9}")
     return loads
@@ -649,7 +667,7 @@ def _targets_mode(args: argparse.Namespace) -> int:
                     print_long(long_conversations(targets, args.conversation_length, args.rounds),
                                args.conversation_length, args.rounds)  # fmt: skip
                 else:
-                    phases.append(load_rounds(targets, args.users, args.seconds, args.rounds))
+                    phases.append(load_rounds(targets, args.users, args.seconds, args.rounds, args.turns_per_user))
                     _print_memory(targets)
         if args.conversation_length:
             return 0
@@ -690,6 +708,10 @@ def main() -> int:
         help="our bot as `make run` starts it (embedded), behind nginx (prod, bot.runtime.production), or both",
     )  # fmt: skip
     parser.add_argument("--replicas", type=int, default=2, help="Rasa replicas of --profile prod|both")
+    parser.add_argument(
+        "--turns-per-user", type=int, default=None,
+        help="each user holds ONE conversation of this many turns and stops (the issue's protocol: 20)",
+    )  # fmt: skip
     parser.add_argument(
         "--conversation-length", type=int, metavar="N",
         help="one user, one conversation of N turns: latency of turns 2, 10, 50, 100 and the ratio last/2",

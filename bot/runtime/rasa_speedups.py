@@ -19,6 +19,7 @@ conversation of 300 turns, that was 27 % and 16 % of the Rasa server's time, and
   not the whole conversation (its JSON was 20 % of Rasa's time at turn 300). Our actions read slots,
   the latest message and the latest input channel; rasa-sdk's form validation reads the slot events
   since the last message: all inside the window (``tests/runtime/test_rasa_speedups.py``).
+- :func:`reuse_http_connections`: calls to the action server reuse keep-alive connections.
 
 ``tests/runtime/test_rasa_speedups.py`` checks both against Rasa's own code on generated
 conversations (Hypothesis) and on the test stories.
@@ -252,8 +253,54 @@ class _WithoutEvents:
         return getattr(self._tracker, name)
 
 
+class _KeptSession:
+    """``async with`` on a kept aiohttp session: enters it, never closes it."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def reuse_http_connections() -> None:
+    """Rasa's endpoint calls (the action server's above all) reuse one HTTP session per endpoint.
+
+    ``EndpointConfig.request`` opened a new aiohttp session, so a new TCP connection, for every call:
+    three per turn to the action server. The kept session pools keep-alive connections; a connection
+    the action server dropped (a restart) fails that call as before, and the next call opens a new one.
+    One session per endpoint and event loop, with the endpoint's own headers, auth and timeout.
+    """
+    from rasa.utils.endpoints import EndpointConfig
+
+    if getattr(EndpointConfig.session, "_kept", False):
+        return
+    make_session = EndpointConfig.session
+    kept: dict[tuple[int, int], Any] = {}
+
+    def session(self: EndpointConfig) -> Any:
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return make_session(self)
+        key = (id(loop), id(self))
+        held = kept.get(key)
+        if held is None or held.closed or held._loop is not loop:
+            held = kept[key] = make_session(self)
+        return _KeptSession(held)
+
+    session._kept = True  # type: ignore[attr-defined]
+    EndpointConfig.session = session  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     """Apply every speed-up (idempotent)."""
     incremental_dialogue_states()
     fast_tracker_copy()
     send_recent_events_to_actions()
+    reuse_http_connections()
