@@ -377,6 +377,10 @@ class TrackerCache:
         while len(self._trackers) > self.size:
             self._trackers.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every tracker (another model's domain may have other slots)."""
+        self._trackers.clear()
+
     def __len__(self) -> int:
         return len(self._trackers)
 
@@ -420,6 +424,17 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
 
             cache_size = settings().runtime.tracker_cache_size
         self.cache = TrackerCache(cache_size)
+
+    @property
+    def domain(self) -> Any:
+        """The domain trackers are built with; setting another one (a new model) empties the cache."""
+        return self.__dict__.get("_domain")
+
+    @domain.setter
+    def domain(self, domain: Any) -> None:
+        if domain is not self.__dict__.get("_domain") and getattr(self, "cache", None) is not None:
+            self.cache.clear()
+        self.__dict__["_domain"] = domain
 
     def _mark(self, session: Any, sender_id: str) -> tuple[int, int]:
         """(stored rows, highest row id) of the conversation, all sessions: one indexed query."""

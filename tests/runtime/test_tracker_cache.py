@@ -197,3 +197,20 @@ def test_turns_read_back_the_same_with_or_without_the_cache(tmp_path: Path, cach
 
     rows = asyncio.run(scenario())
     assert len(rows) == 3 + 4 * 4
+
+
+def test_a_new_model_empties_the_cache(tmp_path: Path) -> None:
+    """PUT /model gives the store the new model's domain: trackers built with the old slots go."""
+    store = _store(tmp_path / "tracker.db")
+
+    async def scenario() -> None:
+        tracker = await _second_turn(store)
+        _turn(tracker, "thêm")
+        await store.save(tracker)
+        assert len(store.cache) == 1
+        store.domain = DOMAIN  # the same domain again: kept
+        assert len(store.cache) == 1
+        store.domain = Domain.from_dict({"intents": ["greet"]})
+        assert len(store.cache) == 0
+
+    asyncio.run(scenario())
