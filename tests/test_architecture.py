@@ -48,6 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.helpdesk",  # office hours, handoff queue, staff replies; no Rasa or web imports
             "bot.conversations",  # the record of conversations (read model fed by Rasa's events)
             "bot.analytics",  # daily roll-ups of the record, the dashboard's figures, the monthly report
+            "bot.training",  # the trainer loop: NLU inbox, training-data writer, gate, model registry
             "bot.rasa_client",
         ),
     ),

@@ -55,6 +55,7 @@ MODEL_MODULES = (
     "bot.console.models",
     "bot.analytics.models",
     "bot.privacy.models",
+    "bot.training.models",
 )
 
 # Key of the PostgreSQL advisory lock held while migrating, so that replicas starting together

@@ -1,0 +1,1 @@
+"""The trainer loop (no Rasa imports)."""
