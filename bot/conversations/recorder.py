@@ -46,6 +46,8 @@ from bot.conversations.models import (
 )
 from bot.db import engine_for
 from bot.privacy import mask_id, mask_text
+from bot.privacy.models import RecordErasureRow
+from bot.privacy.subjects import sender_key
 from bot.text import UNWANTED_CHARS, words
 
 __all__ = ["EXTERNAL_PREFIX", "FALLBACK_ACTIONS", "FALLBACK_INTENT", "Recorder", "event_key"]
@@ -317,6 +319,9 @@ class Recorder:
         if not fresh:
             return 0
         conn.execute(insert(EventSeenRow.__table__), [{"event_key": e.key} for e in fresh])
+        fresh = self._not_erased(conn, fresh)
+        if not fresh:
+            return 0
         convs = self._load(conn, sorted({e.sender_id for e in fresh}))
         new_turns: list[_Turn] = []
         for event in fresh:
@@ -328,6 +333,27 @@ class Recorder:
             self._handle(conv, event, new_turns)
         self._write(conn, list(convs.values()), new_turns)
         return len(fresh)
+
+    @staticmethod
+    def _not_erased(conn: Connection, events: list[_Event]) -> list[_Event]:
+        """``events`` less those of an erased conversation from before its erasure (privacy_record_erasures)."""
+        keys = {s: sender_key(s) for s in {e.sender_id for e in events}}
+        erased: dict[str, float] = {}
+        table = RecordErasureRow.__table__
+        for chunk in _chunks(list(keys.values())):
+            query = select(table.c.sender_key, table.c.erased_at).where(table.c.sender_key.in_(chunk))
+            erased.update(conn.execute(query).all())
+        if not erased:
+            return events
+        kept = [
+            e for e in events
+            if keys[e.sender_id] not in erased
+            or e.at.replace(tzinfo=timezone.utc).timestamp() >= erased[keys[e.sender_id]]
+        ]  # fmt: skip
+        if len(kept) < len(events):
+            dropped = len(events) - len(kept)
+            _LOG.info("dropped %d event(s) of erased conversations that arrived after the erasure", dropped)
+        return kept
 
     @staticmethod
     def _load(conn: Connection, senders: list[str]) -> dict[str, _Conv]:

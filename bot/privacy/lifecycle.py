@@ -86,6 +86,8 @@ SPECIAL_TABLES: dict[str, str] = {
     "channel_user_activity": "(channel, platform user id) from the sender id: deleted",
     "privacy_holds": "sender_id: deleted with the conversation (erasure overriding the hold)",
     "privacy_requests": "names subjects by masked value or keyed hash only: kept audit_days",
+    "training_flags": "conv_turns.id of a turn staff flagged for the trainer: deleted with the turn",
+    "privacy_record_erasures": "keyed hash of an erased sender id (no one named): the record's tombstone",
 }
 # Tables without anything that leads to a citizen (checked by a test against every table of Base).
 NO_PERSONAL_DATA: dict[str, str] = {
@@ -113,6 +115,9 @@ NO_PERSONAL_DATA: dict[str, str] = {
     "analytics_durations": "anonymous handoff durations",
     "analytics_unanswered": "masked, folded words, counted per day (no sender)",
     "analytics_days": "which days are rolled up",
+    "training_reviews": "a reviewed training example: masked text checked for personal data, no sender",
+    "training_models": "the model registry: model files, data hashes, staff names",
+    "training_model_events": "the model registry's audit: staff names and reasons",
 }
 
 _LOCKLESS: LockFactory = lambda sender_id: nullcontext()  # noqa: E731 - the default: no lock
@@ -736,6 +741,17 @@ class DataLifecycle(TransactionalStore):
                 for name in CONVERSATION_TABLES:
                     table = t[name]
                     counts[name] += conn.execute(delete(table).where(table.c.conversation_id.in_(ids))).rowcount
+            turns, flags = t["conv_turns"], t["training_flags"]
+            counts["training_flags"] += conn.execute(
+                delete(flags).where(flags.c.turn_id.in_(select(turns.c.id).where(turns.c.sender_id.in_(senders))))
+            ).rowcount
+            # The record's tombstones: events of these conversations that reach the record later (a lagging
+            # consumer, a replica publishing what it kept during a broker outage) are dropped there.
+            tombstones = t["privacy_record_erasures"]
+            keys = [sender_key(s) for s in senders]
+            conn.execute(delete(tombstones).where(tombstones.c.sender_key.in_(keys)))
+            erased_at = self.clock().timestamp()
+            conn.execute(insert(tombstones), [{"sender_key": k, "erased_at": erased_at} for k in keys])
             for name, column in SENDER_TABLES.items():
                 table = t[name]
                 counts[name] += conn.execute(delete(table).where(table.c[column].in_(senders))).rowcount

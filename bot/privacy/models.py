@@ -17,7 +17,9 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.db import Base
 
-__all__ = ["ERASURES", "TRACKER_EVENTS", "TRACKER_METADATA", "HoldRow", "RequestRow", "ensure_erasures"]
+__all__ = [
+    "ERASURES", "TRACKER_EVENTS", "TRACKER_METADATA", "HoldRow", "RecordErasureRow", "RequestRow", "ensure_erasures",
+]  # fmt: skip
 
 
 class HoldRow(Base):
@@ -47,6 +49,17 @@ class RequestRow(Base):
     result = Column(JSON, nullable=True)  # {"senders": n, "rows": {"table": n, …}}
 
     __table_args__ = (Index("ix_privacy_requests_at", "at"),)
+
+
+class RecordErasureRow(Base):
+    """The record of conversations' erasure tombstone: events of an erased conversation older than
+    ``erased_at`` that reach the record later (a lagging consumer, a replica's events kept during a
+    broker outage) are dropped (bot.conversations.recorder)."""
+
+    __tablename__ = "privacy_record_erasures"
+
+    sender_key = Column(String(64), primary_key=True)  # keyed hash of the sender id: names no one
+    erased_at = Column(Float, nullable=False)  # epoch seconds, as Rasa's event timestamps
 
 
 # The tracker database: Rasa's own table (the columns used here) and our erasure tombstones.

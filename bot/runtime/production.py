@@ -31,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -264,8 +264,10 @@ class ProductionStack:
     log_dir: Path
     replicas: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     actions: subprocess.Popen[bytes] | None = None
-    start_replica: object = None  # Callable[[int], Popen]: restart replica i (fault tests)
-    start_actions: object = None  # Callable[[], Popen]: restart the action server
+    #: Start replica i again (after a fault test killed it); waits until it answers.
+    start_replica: Callable[..., subprocess.Popen[bytes]] | None = None
+    #: Start the action server again; waits until it answers.
+    start_actions: Callable[[], subprocess.Popen[bytes]] | None = None
 
     def stop(self) -> None:
         """Stop every process: replicas get :data:`GRACE_SECONDS` to finish their turns."""

@@ -446,7 +446,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         """The conversation's tracker since its last session start: this process's copy when the store
         still holds exactly what it saved, else read from the database."""
         cached = self.cache.take(sender_id)
-        if cached is not None:
+        # A turn still holding the object (or one that failed half-way) has added events since its save.
+        if cached is not None and len(cached.events) == getattr(cached, _STORED_LEN, -1):
             with self.session_scope() as session:
                 if self._mark(session, sender_id) == getattr(cached, _MARK, None):
                     self.cache.hits += 1
@@ -514,7 +515,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         else:
             setattr(tracker, _STORED_LEN, len(tracker.events))
             setattr(tracker, _MARK, (count, top))
-            self.cache.put(tracker)
+            if tracker.events:  # Rasa saves a new, empty tracker before its first turn even starts
+                self.cache.put(tracker)
         if self.event_broker is not None and new_events:
             await self._stream_new_events(self.event_broker, list(new_events), tracker.sender_id)
 

@@ -259,3 +259,23 @@ def test_the_tracker_is_deleted_while_the_conversation_lock_is_held(engine: Engi
 
     DataLifecycle(engine, tracker, lock=lock).erase(Subject("sender", ANNA.sender), reference="R", requested_by="t")
     assert log == [("enter", ANNA.sender, 7), ("exit", ANNA.sender, 0)]
+
+
+def test_events_reaching_the_record_after_an_erasure_do_not_bring_it_back(seeded: DataLifecycle) -> None:
+    """A lagging consumer (or a replica publishing what it kept during a broker outage) delivers the erased
+    conversation's events after the erasure: the record drops them; what the citizen writes later is kept."""
+    from bot.conversations.query import ConversationRecord
+    from bot.conversations.recorder import Recorder
+
+    seeded.erase(Subject("sender", ANNA.sender), reference="PYC-2026-009", requested_by="thu")
+    before = seeded.clock().timestamp()
+    late = [
+        {"event": "user", "sender_id": ANNA.sender, "timestamp": before - 30, "text": "số tôi là 0912345678",
+         "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}, "input_channel": "rest"},
+        {"event": "bot", "sender_id": ANNA.sender, "timestamp": before - 29, "text": "Dạ, em chào anh/chị!"},
+    ]  # fmt: skip
+    assert Recorder(seeded.engine).apply(late) == 0
+    assert traces(ANNA, seeded.engine, seeded.tracker) == []
+    later = [{**late[0], "timestamp": before + 60, "text": "xin chào lần nữa"}]
+    assert Recorder(seeded.engine).apply(later) == 1
+    assert [t.text for t in ConversationRecord(seeded.engine).transcript(ANNA.sender)] == ["xin chào lần nữa"]

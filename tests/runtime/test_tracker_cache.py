@@ -214,3 +214,20 @@ def test_a_new_model_empties_the_cache(tmp_path: Path) -> None:
         assert len(store.cache) == 0
 
     asyncio.run(scenario())
+
+
+def test_a_first_turn_that_failed_half_way_is_not_served(tmp_path: Path) -> None:
+    """Rasa saves a new conversation's empty tracker before the turn runs; the turn then fails (the client
+    went away): the next message must not get that half-done object (the red-team's case)."""
+    from rasa.core.tracker_store import TrackerStore
+
+    db = tmp_path / "tracker.db"
+    store = _store(db)
+
+    async def scenario() -> None:
+        tracker = await TrackerStore.get_or_create_tracker(store, SENDER, append_action_listen=False)
+        tracker.update(UserUttered("tin nhắn bị bỏ dở", {"name": "greet", "confidence": 0.9}))  # never saved
+        again = await store.retrieve(SENDER)
+        assert again is None, "nothing was stored: the conversation starts anew"
+
+    asyncio.run(scenario())
