@@ -388,6 +388,13 @@ class RuntimeSettings:
     notify_timeout: float = _var(
         "RASA_NOTIFY_TIMEOUT", "seconds the dossier notifier waits for Rasa's HTTP API", "5", minimum=0
     )
+    action_timeout: float = _var(
+        "ACTION_TIMEOUT",
+        "seconds Rasa waits for a custom action before the citizen is told to try again (under the "
+        "conversation lock's 60 s and the balancer's 120 s)",
+        "20",
+        minimum=1,
+    )
     tracker_cache_size: int = _var(
         "TRACKER_CACHE_SIZE",
         "conversations whose tracker each Rasa process keeps between turns (0: none); each use is "

@@ -25,6 +25,7 @@ set; those unset get this machine's services: PostgreSQL on 127.0.0.1:5432 as ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -68,6 +69,8 @@ REPLICA_PORT_OFFSET = 100
 NGINX = "nginx"
 # How long a replica may take to finish its turns after SIGTERM before it is killed (seconds).
 GRACE_SECONDS = 30.0
+# `make run-prod` starts a process that died again, unless processes die faster than this.
+RESTARTS_PER_MINUTE = 5
 
 
 class ProductionError(RuntimeError):
@@ -269,9 +272,35 @@ class ProductionStack:
     #: Start the action server again; waits until it answers.
     start_actions: Callable[[], subprocess.Popen[bytes]] | None = None
 
+    balancer: subprocess.Popen[bytes] | None = None
+    #: How each process was started (pid → argv, log file name), to start it again when it dies.
+    commands: dict[int, tuple[list[str], str]] = field(default_factory=dict)
+    spawn: Callable[[list[str], str], subprocess.Popen[bytes]] | None = None
+
     def stop(self) -> None:
-        """Stop every process: replicas get :data:`GRACE_SECONDS` to finish their turns."""
+        """Stop every process, answers first: nginx stops taking requests and waits for the ones in flight
+        (SIGQUIT), then the rest get :data:`GRACE_SECONDS` to finish (SIGTERM)."""
+        if self.balancer is not None and self.balancer.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.balancer.pid, signal.SIGQUIT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.balancer.wait(GRACE_SECONDS)
         stop_servers(self.procs, timeout=GRACE_SECONDS)
+
+    def restart(self, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        """Start a process that died again, with the same command; it replaces the dead one everywhere."""
+        assert self.spawn is not None
+        args, log = self.commands.pop(proc.pid)
+        self.procs.remove(proc)
+        new = self.spawn(args, log)
+        for name, replica in list(self.replicas.items()):
+            if replica is proc:
+                self.replicas[name] = new
+        if self.actions is proc:
+            self.actions = new
+        if self.balancer is proc:
+            self.balancer = new
+        return new
 
 
 def _endpoints(env: Mapping[str, str], target: Path, queue: str | None, broker_port: int | None = None) -> Path:
@@ -353,7 +382,10 @@ def start_production(
             stdout=_log(log_dir / log), stderr=subprocess.STDOUT,
         )  # fmt: skip
         procs.append(proc)
+        stack.commands[proc.pid] = (args, log)
         return proc
+
+    stack.spawn = spawn
 
     def start_actions() -> subprocess.Popen[bytes]:
         proc = spawn([*ACTION_SERVER, "--actions", "actions", "--port", str(ports.actions)], "actions.log")
@@ -389,7 +421,7 @@ def start_production(
         os.chmod(log_dir, 0o711)  # nginx's worker (nobody) reaches its temporary folders here
         conf = prefix / "nginx.conf"
         conf.write_text(nginx_config(ports.host, ports.rasa, replica_ports, prefix), encoding="utf-8")
-        balancer = spawn([nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], "nginx.log")
+        balancer = stack.balancer = spawn([nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], "nginx.log")
         _wait_http(f"http://{ports.host}:{ports.rasa}/", balancer, 30)
         spawn([sys.executable, "-m", "bot", "events", "consume", "--queue", queue or DEFAULT_QUEUE], "consumer.log")
         if console:
@@ -437,16 +469,29 @@ def run(replicas: int = 2) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    deaths: list[float] = []
+    failed = False
     try:
-        while not stopping and all(p.poll() is None for p in stack.procs):
+        while not stopping:
+            for proc in [p for p in stack.procs if p.poll() is not None]:
+                # Like a service manager: a process that died is started again, the others go on serving
+                # (nginx sends requests to the replicas that answer, the busy sentence covers the rest).
+                _args, log = stack.commands[proc.pid]
+                print(f">> {log.removesuffix('.log')} exited with code {proc.returncode}; starting it again "
+                      f"(see {stack.log_dir / log})", file=sys.stderr)  # fmt: skip
+                deaths[:] = [t for t in deaths if time.monotonic() - t < 60] + [time.monotonic()]
+                if len(deaths) > RESTARTS_PER_MINUTE:
+                    print(f">> more than {RESTARTS_PER_MINUTE} restarts in a minute: stopping", file=sys.stderr)
+                    failed = stopping = True
+                    break
+                stack.restart(proc)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
         print("\n>> stopping…")
         stack.stop()
-    dead = [p for p in stack.procs if p.returncode not in (0, -signal.SIGTERM, None) and not stopping]
-    return 1 if dead else 0
+    return 1 if failed else 0
 
 
 def _prepare(args: argparse.Namespace) -> int:

@@ -303,6 +303,8 @@ def expose_metrics() -> None:
 
 
 _log = logging.getLogger(__name__)
+#: Marks the "busy" reply of a turn whose action failed: a retry of that message is processed again.
+BUSY_ACTION = "action_busy"
 
 
 def _busy_text() -> str:
@@ -328,16 +330,22 @@ def answer_when_actions_fail() -> None:
         return
     remote_run = RemoteAction.run
 
+    from bot.settings import settings
+
+    timeout = settings().runtime.action_timeout
+
     async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await remote_run(self, *args, **kwargs)
+            # A hung action server must not outlast the conversation lock (another turn would start)
+            # nor the balancer (the citizen would get its error page).
+            return await asyncio.wait_for(remote_run(self, *args, **kwargs), timeout)
         except ActionExecutionRejection:
             raise
-        except RasaException as exc:
+        except (RasaException, asyncio.TimeoutError) as exc:
             cause = exc.__cause__ or exc.__context__ or exc
             _log.error("custom action %s failed (%s): the citizen is asked to try again", self.name(),
                        type(cause).__name__)  # fmt: skip
-            return [BotUttered(_busy_text(), metadata={"utter_action": "action_busy"})]
+            return [BotUttered(_busy_text(), metadata={"utter_action": BUSY_ACTION})]
 
     run._answers_failures = True  # type: ignore[attr-defined]
     RemoteAction.run = run  # type: ignore[method-assign]
@@ -409,8 +417,18 @@ class _AlreadyAnswered(Exception):
 _REDELIVERY_WINDOW = 50
 
 
-def _replies_to(tracker: Any, message_id: str) -> list[dict[str, Any]] | None:
-    """The bot messages that answered the user message ``message_id``; None when the tracker lacks it."""
+def _same_message(stored: Any, text: str) -> bool:
+    """Whether the stored (redacted) text is ``text`` as the tracker store would have stored it."""
+    from bot.privacy import mask_text
+    from bot.runtime.tracker_store import hide_digits
+
+    return stored in (text, mask_text(text), mask_text(hide_digits(text)))
+
+
+def _replies_to(tracker: Any, message_id: str, text: str) -> list[dict[str, Any]] | None:
+    """The bot messages that answered the user message ``message_id``; None when the tracker lacks it,
+    when the stored message says something else (a client that reused an id), or when its only answer
+    was the "busy" sentence (the retry is processed again)."""
     from rasa.shared.core.events import BotUttered, UserUttered
 
     events = list(tracker.events)
@@ -420,13 +438,17 @@ def _replies_to(tracker: Any, message_id: str) -> list[dict[str, Any]] | None:
         if not isinstance(event, UserUttered):
             continue
         if event.message_id == message_id:
-            replies = []
+            if not _same_message(event.text, text):
+                _log.warning("a message reused the id of another message of the conversation: processed as new")
+                return None
+            replies, busy = [], True
             for later in events[i + 1 :]:
                 if isinstance(later, UserUttered):
                     break
                 if isinstance(later, BotUttered):
                     replies.append(later.message())
-            return replies
+                    busy = busy and (later.metadata or {}).get("utter_action") == BUSY_ACTION
+            return None if replies and busy else replies
         seen += 1
         if seen >= _REDELIVERY_WINDOW:
             break
@@ -452,7 +474,7 @@ def answer_each_message_once() -> None:
     async def check_then_handle(self: MessageProcessor, message: Any, tracker: Any) -> None:
         message_id = getattr(message, "message_id", None)
         if message_id and getattr(message, "text", None) is not None:
-            replies = _replies_to(tracker, message_id)
+            replies = _replies_to(tracker, message_id, message.text)
             if replies is not None:
                 raise _AlreadyAnswered(replies)
         await with_tracker(self, message, tracker)

@@ -395,11 +395,13 @@ def test_action_server_killed_mid_conversation(faults: Faults) -> None:
     os.killpg(stack.actions.pid, signal.SIGKILL)
     stack.actions.wait(10)
     try:
-        during = _say(faults.url, sender, FEE)
-        assert during == [BUSY], f"with the action server down the citizen gets the busy sentence: {during}"
+        during = _post(faults.url, sender, FEE, "fee-1")
+        texts = [m.get("text") for m in during.json()]
+        assert texts == [BUSY], f"with the action server down the citizen gets the busy sentence: {texts}"
     finally:
         stack.start_actions()
-    after = " ".join(_say(faults.url, sender, FEE))
+    # The client re-sends the same message with the same id: a turn that only got "busy" is processed again.
+    after = " ".join(m.get("text") or "" for m in _post(faults.url, sender, FEE, "fee-1").json())
     assert BUSY not in after
     assert TEMP_STAY_CODE in after and "phí" in after.lower(), f"the conversation did not go on: {after}"
 
@@ -657,3 +659,14 @@ def test_record_keeps_the_order_of_turns_published_late(faults: Faults, engine: 
     )
     for turn, said in zip(turns, replies, strict=True):
         assert turn.reply and said[0][:30] in turn.reply, f"{turn.text!r} has another turn's reply: {turn.reply!r}"
+
+
+def test_a_dead_process_is_started_again_with_its_command(faults: Faults) -> None:
+    """What `make run-prod`'s loop does when a process dies: the same command again, in its place."""
+    stack = faults.stack
+    consumer = next(p for p in stack.procs if "consume" in " ".join(stack.commands.get(p.pid, ([], ""))[0]))
+    os.killpg(consumer.pid, signal.SIGKILL)
+    consumer.wait(10)
+    again = stack.restart(consumer)
+    assert again.poll() is None and again in stack.procs and consumer not in stack.procs
+    assert "consume" in " ".join(stack.commands[again.pid][0])
