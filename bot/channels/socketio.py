@@ -19,6 +19,8 @@ writes into their conversation. Here:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -62,6 +64,31 @@ def _resumable(data: Any) -> str | None:
     return session_id if hmac.compare_digest(given, session_token(session_id).encode()) else None
 
 
+class _PatientRedisManager(AsyncRedisManager):
+    """python-socketio's Redis manager, waiting (1 s, doubling to 30 s) between tries while Redis is away.
+
+    Its listener re-tried at once on errors it does not expect (a refused connection), printing a
+    traceback each time: a replica wrote 260 MB of them in a minute while Redis was down.
+    """
+
+    async def _listen(self) -> Any:
+        delay = 1.0
+        while True:
+            try:
+                async for message in super()._listen():
+                    delay = 1.0
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure to reach Redis: wait, reconnect, listen again
+                logger.warning("socket.io cannot reach Redis (%s); retrying in %.0f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                with contextlib.suppress(Exception):
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+
+
 class SocketIOInput(RasaSocketIOInput):
     """The widget's socket.io channel (see the module docstring)."""
 
@@ -85,7 +112,7 @@ class SocketIOInput(RasaSocketIOInput):
         queue = settings().channels.socketio_message_queue
         # With several replicas, a reply produced on one (a staff reply, a dossier notice) must reach the
         # widget whose websocket another one holds: rooms are shared through Redis.
-        manager = AsyncRedisManager(queue) if queue else None
+        manager = _PatientRedisManager(queue) if queue else None
         sio = AsyncServer(
             async_mode="sanic", cors_allowed_origins=list(settings().core.cors_origins), client_manager=manager
         )

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -304,8 +306,12 @@ class ProductionStack:
 
 
 def _endpoints(env: Mapping[str, str], target: Path, queue: str | None, broker_port: int | None = None) -> Path:
-    """endpoints.prod.yml as Rasa reads it here (another queue name, another RabbitMQ port only for tests)."""
-    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.prod.yml").read_text(encoding="utf-8"))
+    """endpoints.prod.yml as Rasa reads it here (another queue name, another RabbitMQ port only for tests),
+    with its ``${VAR}`` resolved from ``env``: the privacy commands and the housekeeping read the same file
+    without the operator exporting every variable. It holds passwords: written readable by its owner only."""
+    text = (PROJECT_ROOT / "endpoints.prod.yml").read_text(encoding="utf-8")
+    text = re.sub(r"\$\{(\w+)\}", lambda m: json.dumps(env[m.group(1)]) if m.group(1) in env else m.group(0), text)
+    endpoints = yaml.safe_load(text)
     if queue:
         endpoints["event_broker"]["queues"] = [queue]
     if broker_port:

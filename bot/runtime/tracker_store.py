@@ -428,13 +428,13 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     @property
     def domain(self) -> Any:
         """The domain trackers are built with; setting another one (a new model) empties the cache."""
-        return self.__dict__.get("_domain")
+        return self._domain
 
     @domain.setter
     def domain(self, domain: Any) -> None:
-        if domain is not self.__dict__.get("_domain") and getattr(self, "cache", None) is not None:
+        if domain is not getattr(self, "_domain", None) and getattr(self, "cache", None) is not None:
             self.cache.clear()
-        self.__dict__["_domain"] = domain
+        SQLTrackerStore.domain.fset(self, domain)  # type: ignore[attr-defined]  # None becomes an empty domain
 
     def _mark(self, session: Any, sender_id: str) -> tuple[int, int]:
         """(stored rows, highest row id) of the conversation, all sessions: one indexed query."""
