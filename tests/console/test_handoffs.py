@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -16,6 +16,8 @@ HX = {"HX-Request": "true"}
 
 
 def test_the_queue_shows_a_new_citizen_at_the_next_poll(console: Console) -> None:
+    # The desk stamps the handoff with the real clock: the login must not be from another day (10 h sessions).
+    console.clock.now = datetime.now(timezone.utc).replace(tzinfo=None)
     client = console.login("agent")
     assert "Không có ai đang chờ." in client.get("/queue/fragment").text
     page = client.get("/")

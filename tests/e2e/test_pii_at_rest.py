@@ -170,7 +170,9 @@ def flows(running_bot_parts: RunningBot) -> Iterator[Flows]:
     status = joined(said(dossier, LAST4))
     # (b) An ID number, a phone and an e-mail in one message.
     pii = f"pii-message-{tag}"
-    pii_reply = joined(said(pii, f"số cccd của tôi là {CCCD}, sđt {PHONE}, email {EMAIL}"))
+    # A question the NLU reads as a question (1.0 here): a bare "my CCCD is …, my phone …" may be read as
+    # the dossier's 4 digits, and then every digit is hidden and no original is sealed (that path is (a)).
+    pii_reply = joined(said(pii, f"đăng ký tạm trú cần giấy tờ gì? cccd {CCCD}, sđt {PHONE}, email {EMAIL}"))
     # (d) A call-back request with a phone, written the international way.
     callback = f"pii-callback-{tag}"
     said(callback, "/request_callback")
