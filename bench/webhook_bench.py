@@ -91,7 +91,7 @@ from bot.db import make_engine
 from bot.db.schema import ensure_schema
 from bot.runtime.model import ensure_model
 from bot.runtime.runner import Ports, start_servers, stop_servers
-from bot.settings import settings
+from bot.settings import overridden, settings
 
 CONVERSATION = [
     "xin chào",
@@ -299,23 +299,12 @@ def _ports() -> Ports:
 @contextlib.contextmanager
 def _private_data(tmp: str) -> Iterator[None]:
     """Private catalogue and tracker databases, so the benchmark never touches var/ (restored after)."""
-    saved = {name: os.environ.get(name) for name in ("BOT_VAR_DIR", "DATABASE_URL")}
-    os.environ["BOT_VAR_DIR"] = tmp
-    os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bot.db'}"
-    settings.cache_clear()
-    try:
+    with overridden(BOT_VAR_DIR=tmp, DATABASE_URL=f"sqlite:///{Path(tmp) / 'bot.db'}"):
         engine = make_engine()
         ensure_schema(engine)
         load_curated(engine=engine)
         engine.dispose()
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        settings.cache_clear()
 
 
 @contextlib.contextmanager

@@ -201,13 +201,13 @@ class ModelRegistry(TransactionalStore):
                 self._make_live(session, row, by, "promote", loader)
                 return _record(row)
         except _LoadFailed as failed:
-            self._audit_apart(failed.model_id, failed.by, failed.error)
-            raise TrainingError(
-                "load_failed",
-                "the model could not be loaded; nothing changed",
-                model_id=failed.model_id,
-                error=failed.error,
-            ) from failed.__cause__
+            raise self._load_failed(failed) from failed.__cause__
+
+    def _load_failed(self, failed: _LoadFailed) -> TrainingError:
+        """Audit a load that failed (in its own transaction: the promotion's was rolled back) and say so."""
+        self._audit_apart(failed.model_id, failed.by, failed.error)
+        message = "the model could not be loaded; nothing changed"
+        return TrainingError("load_failed", message, model_id=failed.model_id, error=failed.error)
 
     def rollback(self, to_id: int, by: str, *, loader: ModelLoader | None = None) -> ModelRecord:
         """Make an earlier live model (now retired) live again. :class:`TrainingError` codes: ``unknown_model``,
@@ -225,13 +225,7 @@ class ModelRegistry(TransactionalStore):
                 self._make_live(session, row, by, "rollback", loader)
                 return _record(row)
         except _LoadFailed as failed:
-            self._audit_apart(failed.model_id, failed.by, failed.error)
-            raise TrainingError(
-                "load_failed",
-                "the model could not be loaded; nothing changed",
-                model_id=failed.model_id,
-                error=failed.error,
-            ) from failed.__cause__
+            raise self._load_failed(failed) from failed.__cause__
 
     def reject(self, model_id: int, by: str, reason: str) -> ModelRecord:
         """Reject a candidate (or a retired model). :class:`TrainingError` codes: ``unknown_model``, ``is_live``
