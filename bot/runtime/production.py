@@ -47,6 +47,7 @@ from bot.runtime.runner import (
     Ports,
     _log,
     _wait_http,
+    stop_on_signals,
     stop_servers,
 )
 from bot.settings import PRIVATE_UMASK, PROJECT_ROOT, child_environment, harden_var_dir, own_origins, settings
@@ -467,18 +468,11 @@ def run(replicas: int = 2) -> int:
         f"  logs           {stack.log_dir}/\n"
         "Press Ctrl-C to stop (each replica finishes its turn first)."
     )
-    stopping = False
-
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     deaths: list[float] = []
     failed = False
     try:
-        while not stopping:
+        while not stop.is_set():
             for proc in [p for p in stack.procs if p.poll() is not None]:
                 # Like a service manager: a process that died is started again, the others go on serving
                 # (nginx sends requests to the replicas that answer, the busy sentence covers the rest).
@@ -488,7 +482,8 @@ def run(replicas: int = 2) -> int:
                 deaths[:] = [t for t in deaths if time.monotonic() - t < 60] + [time.monotonic()]
                 if len(deaths) > RESTARTS_PER_MINUTE:
                     print(f">> more than {RESTARTS_PER_MINUTE} restarts in a minute: stopping", file=sys.stderr)
-                    failed = stopping = True
+                    failed = True
+                    stop.set()
                     break
                 stack.restart(proc)
             time.sleep(0.5)

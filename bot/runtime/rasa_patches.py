@@ -433,24 +433,24 @@ def _replies_to(tracker: Any, message_id: str, text: str) -> list[dict[str, Any]
     was the "busy" sentence (the retry is processed again)."""
     from rasa.shared.core.events import BotUttered, UserUttered
 
-    events = list(tracker.events)
+    # Newest first, without copying the conversation: the bot messages seen since the last user message
+    # scanned are the replies to the one scanned next.
+    later: list[Any] = []
     seen = 0
-    for i in range(len(events) - 1, -1, -1):
-        event = events[i]
+    for event in reversed(tracker.events):
+        if isinstance(event, BotUttered):
+            later.append(event)
+            continue
         if not isinstance(event, UserUttered):
             continue
         if event.message_id == message_id:
             if not _same_message(event.text, text):
                 _log.warning("a message reused the id of another message of the conversation: processed as new")
                 return None
-            replies, busy = [], True
-            for later in events[i + 1 :]:
-                if isinstance(later, UserUttered):
-                    break
-                if isinstance(later, BotUttered):
-                    replies.append(later.message())
-                    busy = busy and (later.metadata or {}).get("utter_action") == BUSY_ACTION
+            replies = [bot.message() for bot in reversed(later)]
+            busy = all((bot.metadata or {}).get("utter_action") == BUSY_ACTION for bot in later)
             return None if replies and busy else replies
+        later = []
         seen += 1
         if seen >= _REDELIVERY_WINDOW:
             break

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -212,26 +213,33 @@ def run() -> int:
         "  logs           var/log/\n"
         "Press Ctrl-C to stop."
     )
-    stopping = False
-
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    # SIGINT too: a process started in the background by a shell inherits SIGINT ignored, so
-    # without this `kill -INT` (a service manager's stop) would leave everything running.
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     try:
-        while not stopping and all(p.poll() is None for p in procs):
+        while not stop.is_set() and all(p.poll() is None for p in procs):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
         print("\n>> stopping…")
         stop_servers(procs)
-    dead = [p for p in procs if p.returncode not in (0, -signal.SIGTERM, None) and not stopping]
+    dead = [p for p in procs if p.returncode not in (0, -signal.SIGTERM, None) and not stop.is_set()]
     return 1 if dead else 0
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (installed here): the run loops of ``make run`` and ``make run-prod``.
+
+    SIGINT too: a process started in the background by a shell inherits SIGINT ignored, so without
+    this `kill -INT` (a service manager's stop) would leave everything running.
+    """
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stop
 
 
 def main(argv: Sequence[str] | None = None) -> int:
