@@ -373,6 +373,13 @@ class RuntimeSettings:
         derive=lambda v: f"http://{v['BIND_HOST']}:{v['RASA_PORT']}",
         doc_default="`http://BIND_HOST:RASA_PORT`",
     )
+    rasa_urls: tuple[str, ...] = _var(
+        "RASA_URLS",
+        "every Rasa server that must load a promoted model (comma-separated; the production profile sets its "
+        "replicas)",
+        derive=lambda v: v["RASA_URL"],
+        doc_default="`RASA_URL`",
+    )
     rasa_token: GeneratedSecret = _var(
         "RASA_TOKEN",
         "Rasa's HTTP API (`/conversations/…`, `/model/…`, `/status`): every call needs `?token=…`",
@@ -507,6 +514,30 @@ class PrivacySettings:
     )
 
 
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The trainer loop's background training runs (``python -m bot training …``, the console's training pages)."""
+
+    models_dir: Path = _var(
+        "TRAINING_MODELS_DIR",
+        "where the trainer loop's models are written (the registry names each file)",
+        derive=lambda v: str(v["BOT_VAR_DIR"] / "training" / "models"),
+        doc_default="`var/training/models`",
+    )
+    epoch_fraction: float = _var(
+        "TRAINING_EPOCH_FRACTION",
+        "an incremental retrain (`--finetune`) runs this fraction of the configured epochs",
+        "0.3",
+        minimum=0.01,
+    )
+    load_timeout: float = _var(
+        "TRAINING_LOAD_TIMEOUT",
+        "seconds each Rasa server may take to load a promoted model (`PUT /model`)",
+        "300",
+        minimum=1,
+    )
+
+
 # A new section goes here (a dataclass above, a field
 # of Settings below, an entry in SECTIONS): the loader, `config show` and the README follow.
 SECTIONS: dict[str, type] = {
@@ -521,6 +552,7 @@ SECTIONS: dict[str, type] = {
     "console": ConsoleSettings,
     "analytics": AnalyticsSettings,
     "privacy": PrivacySettings,
+    "training": TrainingSettings,
 }
 
 
@@ -539,6 +571,7 @@ class Settings:
     console: ConsoleSettings
     analytics: AnalyticsSettings
     privacy: PrivacySettings
+    training: TrainingSettings
     # Variable name -> "environment" or "default": where each value came from.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Variable name -> its text as loaded (the default's text when unset). Holds secrets: never print it.

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -27,10 +28,11 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.channels.store import ChannelStore
-from bot.console import analytics_views, privacy_views, views
+from bot.console import analytics_views, privacy_views, training_views, views
 from bot.console.auth import ROLES, Accounts, User
 from bot.console.labels import t
 from bot.console.store import ConsoleStore
+from bot.console.training import TrainingDesk, default_training_desk
 from bot.console.web import Console, Ctx, SecurityHeaders, client_address, csrf_valid, make_templates
 from bot.db import engine_for
 from bot.db.clock import naive_utc
@@ -50,6 +52,8 @@ STAFF = frozenset({"agent", "supervisor", "admin"})
 READERS = frozenset({"agent", "trainer", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
 UNMASKERS = SUPERVISORS  # who may read a sealed original
+TRAINERS = frozenset({"trainer", "supervisor", "admin"})
+OVERRIDERS = SUPERVISORS  # who may promote a model that failed the gate (bot.training.gate.OVERRIDE_ROLES)
 ADMIN = frozenset({"admin"})
 
 
@@ -91,6 +95,28 @@ ROUTES: tuple[Access, ...] = (
     Access("/conversations", "GET", views.conversations, PAGE, READERS),
     Access("/conversations/{sender_id}", "GET", views.transcript, PAGE, READERS),
     Access("/conversations/{sender_id}/unmask", "POST", views.unmask, ACTION, UNMASKERS),
+    Access("/conversations/{sender_id}/flag", "POST", training_views.flag_turn, ACTION, READERS),
+    # Huấn luyện: the NLU inbox, new intents, the reviewed data, training runs, the model registry
+    Access("/training", "GET", training_views.inbox_page, PAGE, TRAINERS),
+    Access("/training/items/{key}/confirm", "POST", training_views.confirm, ACTION, TRAINERS),
+    Access("/training/items/{key}/change", "POST", training_views.change, ACTION, TRAINERS),
+    Access("/training/items/{key}/procedure", "POST", training_views.mark_procedure, ACTION, TRAINERS),
+    Access("/training/items/{key}/ignore", "POST", training_views.ignore, ACTION, TRAINERS),
+    Access("/training/procedures", "GET", training_views.procedure_search, FRAGMENT, TRAINERS),
+    Access("/training/intents/new", "GET", training_views.intent_page, PAGE, TRAINERS),
+    Access("/training/intents", "POST", training_views.intent_create, ACTION, TRAINERS),
+    Access("/training/export", "GET", training_views.export_page, PAGE, TRAINERS),
+    Access("/training/export", "POST", training_views.export_write, ACTION, TRAINERS),
+    Access("/training/runs", "GET", training_views.runs_page, PAGE, TRAINERS),
+    Access("/training/runs", "POST", training_views.start_run, ACTION, TRAINERS),
+    Access("/training/runs/{run_id:int}", "GET", training_views.run_page, PAGE, TRAINERS),
+    Access("/training/runs/{run_id:int}/progress", "GET", training_views.run_progress, FRAGMENT, TRAINERS),
+    Access("/training/models", "GET", training_views.models_page, PAGE, TRAINERS),
+    Access("/training/models/{model_id:int}", "GET", training_views.model_compare, PAGE, TRAINERS),
+    Access("/training/models/{model_id:int}/promote", "POST", training_views.promote, ACTION, TRAINERS),
+    Access("/training/models/{model_id:int}/override", "POST", training_views.override, ACTION, OVERRIDERS),
+    Access("/training/models/{model_id:int}/reject", "POST", training_views.reject, ACTION, TRAINERS),
+    Access("/training/models/{model_id:int}/rollback", "POST", training_views.rollback, ACTION, TRAINERS),
     # Thống kê
     Access("/analytics", "GET", analytics_views.dashboard, PAGE, SUPERVISORS),
     Access("/analytics/csv/{chart}", "GET", analytics_views.dashboard_csv, PAGE, SUPERVISORS),
@@ -217,13 +243,17 @@ def create_app(
     unseal: Callable[[str], str] | None = None,
     filter_factory: Callable[..., Any] | None = None,
     privacy: Any = None,
+    training: TrainingDesk | None = None,
+    project_root: Path | None = None,
 ) -> Starlette:
     """The console app over ``engine`` (default: the configured database).
 
     Every service can be injected (tests pass a temp database and fakes); the defaults are the real
     ones: StaffDesk, ConversationRecord, CallbackBook, CalendarDays, ``bot.privacy.unseal``, and
     :class:`bot.privacy.lifecycle.DataLifecycle` over the tracker store with Rasa's conversation lock.
-    ``clock`` gives naive UTC now (lockouts, audit times, waiting times).
+    ``clock`` gives naive UTC now (lockouts, audit times, waiting times). ``training``: the trainer's services
+    (default :func:`bot.console.training.default_training_desk` over ``engine`` and ``project_root``, the
+    project tree whose training data the trainer's pages write; default ``PROJECT_ROOT``).
     """
     engine = engine or engine_for()
     clock = clock or naive_utc
@@ -257,6 +287,7 @@ def create_app(
         filter_factory=filter_factory or _default_filter_factory(),
         privacy=privacy or _default_privacy(engine),
         templates=make_templates(),
+        training=training or default_training_desk(engine, project_root),
     )
     middleware = [
         Middleware(metrics.ConsoleRequestCounter),  # outermost: sees every response's final status

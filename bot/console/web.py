@@ -66,6 +66,7 @@ class Console:
     filter_factory: Callable[..., Any]  # bot.conversations.query.ConversationFilter
     templates: Jinja2Templates = field(repr=False)
     privacy: Any = None  # bot.privacy.lifecycle.DataLifecycle
+    training: Any = None  # bot.console.training.TrainingDesk
 
 
 @dataclass
@@ -105,9 +106,15 @@ class Ctx:
 
     def render(self, template: str, context: Mapping[str, Any] | None = None, status: int = 200) -> HTMLResponse:
         """Render ``template`` with the common context (user, CSRF token, the time now)."""
-        data = {"user": self.user, "csrf": csrf_token(self.request), "now": self.console.clock()}
+        data = {"user": self.user, "csrf": csrf_token(self.request), "now": self.console.clock(),
+                "live_model": self._live_model}  # fmt: skip
         data.update(context or {})
         return self.console.templates.TemplateResponse(self.request, template, data, status_code=status)
+
+    def _live_model(self) -> str:
+        """The live model's id for the header (called by base.html only, so fragments cost nothing)."""
+        training = self.console.training
+        return training.live_label() if training is not None else "—"
 
     def error(self, status: int, message: str) -> Response:
         """An error page (or fragment for htmx) with ``message``, a staff sentence."""
@@ -195,6 +202,27 @@ def _confidence(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def _percent(value: Any) -> str:
+    """A rate 0..1 as "93.5 %" (a yes/no as such, nothing as "—")."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return t("common.yes") if value else t("common.no")
+    if isinstance(value, (int, float)):
+        return f"{100 * value:.1f} %"
+    return str(value)
+
+
+def _signed(value: Any) -> str:
+    """A difference of rates 0..1 in points, with its sign: "+1.2", "−0.4", "0.0"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—" if value is None else str(value)
+    points = 100 * value
+    if abs(points) < 0.05:
+        return "0.0"
+    return f"+{points:.1f}" if points > 0 else f"\u2212{abs(points):.1f}"
+
+
 def make_templates() -> Jinja2Templates:
     """The console's Jinja2 templates (autoescaped: citizen and staff text is always shown as text).
 
@@ -213,7 +241,11 @@ def make_templates() -> Jinja2Templates:
                        reason_label=labels.reason_label, end_reason_label=labels.end_reason_label,
                        handoff_state_label=labels.handoff_state_label, author_label=labels.author_label,
                        callback_state_label=labels.callback_state_label,
-                       answer_type_label=labels.answer_type_label)  # fmt: skip
+                       answer_type_label=labels.answer_type_label, pii_kind_label=labels.pii_kind_label,
+                       decision_label=labels.decision_label, model_state_label=labels.model_state_label,
+                       run_state_label=labels.run_state_label, run_phase_label=labels.run_phase_label,
+                       run_kind_label=labels.run_kind_label, run_error_label=labels.run_error_label,
+                       percent=_percent, signed=_signed)  # fmt: skip
     return Jinja2Templates(env=env)
 
 

@@ -117,6 +117,7 @@ NO_PERSONAL_DATA: dict[str, str] = {
     "analytics_days": "which days are rolled up",
     "training_reviews": "a reviewed training example: masked text checked for personal data, no sender",
     "training_models": "the model registry: model files, data hashes, staff names",
+    "training_runs": "training runs: progress, the training log's tail (masked, training data only), staff names",
     "training_model_events": "the model registry's audit: staff names and reasons",
 }
 

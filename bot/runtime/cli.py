@@ -51,6 +51,17 @@ def _eval(args: argparse.Namespace) -> int:
     return _verdict("NLU", gate(report))
 
 
+def _predict(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from bot.runtime.evaluation import predict_files
+
+    records = predict_files(Path(args.model), [Path(p) for p in args.data])
+    Path(args.out).write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
 def _answer_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -98,6 +109,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_parser("validate", help="rasa data validate, failing on unexpected warnings").set_defaults(func=_validate)
     sub.add_parser("story-test", help="run the test stories (rasa test core)").set_defaults(func=_story_test)
     sub.add_parser("eval", help="evaluate NLU on the held-out set; fail below the bar").set_defaults(func=_eval)
+    predict = sub.add_parser(
+        "predict", help="the intents a model predicts for NLU files (JSON; the trainer loop's evaluation)"
+    )
+    predict.add_argument("model", help="the model file (.tar.gz)")
+    predict.add_argument("data", nargs="+", help="Rasa NLU files (a missing one is skipped)")
+    predict.add_argument("--out", required=True, help="where to write the JSON list of predictions")
+    predict.set_defaults(func=_predict)
     answer = sub.add_parser(
         "answer-eval", help="realistic questions through the model and the actions; fails below the bars"
     )

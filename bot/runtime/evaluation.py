@@ -95,12 +95,42 @@ async def _predict(model: Path, samples: list[Sample]) -> None:
         # "Ý anh/chị là …?", counted separately as the fallback rate.
         s.fell_back = (result.get("intent") or {}).get("name") == "nlu_fallback"
         ranking = [r for r in result.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
+        if not ranking and not s.fell_back:  # a classifier without a ranking (keyword intents: tests)
+            ranking = [result.get("intent") or {}]
         top = ranking[0] if ranking else {}
         s.predicted_intent = str(top.get("name") or "")
         s.confidence = float(top.get("confidence") or 0.0)
         ents = result.get("entities") or []
         s.predicted_entities = {(e["entity"], e["start"], e["end"]) for e in ents}
         s.procedure_value = next((str(e["value"]) for e in ents if e["entity"] == "procedure"), None)
+
+
+def predict_files(model: Path, paths: list[Path]) -> list[dict[str, Any]]:
+    """Every example of the NLU files ``paths`` through ``model``, for the trainer loop's evaluation
+    (:mod:`bot.training.evaluation`, through ``python -m bot model predict``).
+
+    One dict per example: ``file`` (the path as given), ``text``, ``intent`` (gold), ``predicted`` (the
+    classifier's best guess, never ``nlu_fallback``), ``confidence``, ``fell_back`` and ``subsets``
+    (:func:`subsets_of`). A missing file gives nothing.
+    """
+    samples: list[tuple[Path, Sample]] = []
+    for path in paths:
+        if path.is_file():
+            samples += [(path, s) for s in load_samples(path)]
+    if samples:
+        asyncio.run(_predict(model, [s for _, s in samples]))
+    return [
+        {
+            "file": str(path),
+            "text": s.text,
+            "intent": s.intent,
+            "predicted": s.predicted_intent,
+            "confidence": round(s.confidence, 4),
+            "fell_back": s.fell_back,
+            "subsets": list(s.subsets),
+        }
+        for path, s in samples
+    ]
 
 
 def _intent_metrics(samples: list[Sample]) -> dict[str, Any]:

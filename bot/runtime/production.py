@@ -382,6 +382,7 @@ def start_production(
     stack = ProductionStack(
         procs, f"http://{ports.host}:{ports.rasa}", [f"http://{ports.host}:{p}" for p in replica_ports], env, log_dir
     )
+    env["RASA_URLS"] = ",".join(stack.rasa_urls)  # a promoted model is loaded by every replica, not the balancer
 
     def spawn(args: list[str], log: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
@@ -445,11 +446,11 @@ def start_production(
 
 def run(replicas: int = 2) -> int:
     """``make run-prod``: train if needed, start the production profile, print the URLs, wait for Ctrl-C."""
-    from bot.runtime.model import ensure_model
+    from bot.runtime.model import serving_model
     from bot.settings import validate_or_exit
 
     validate_or_exit()
-    model = ensure_model()
+    model = serving_model()
     ports = Ports()
     print(f">> production profile: {replicas} Rasa replicas behind nginx, PostgreSQL, Redis, RabbitMQ…")
     try:

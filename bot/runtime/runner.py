@@ -21,7 +21,7 @@ from typing import IO
 import yaml
 
 from bot.runtime.action_server import TOKEN_HEADER
-from bot.runtime.model import ensure_model, rasa_env
+from bot.runtime.model import rasa_env, serving_model
 from bot.settings import PRIVATE_UMASK, PROJECT_ROOT, harden_var_dir, own_origins, settings, validate_or_exit
 
 # Rasa's command line with log masking installed first (bot/runtime/rasa_entry.py).
@@ -194,7 +194,7 @@ def stop_servers(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> N
 def run() -> int:
     """Train if needed, start everything, print the URLs, and wait for Ctrl-C."""
     validate_or_exit()
-    model = ensure_model()
+    model = serving_model()
     ports = Ports()
     print(">> starting the action server, Rasa, the watcher, the console and the housekeeping (first start: a minute)…")
     procs = start_servers(model, ports)

@@ -1,4 +1,4 @@
-"""SQLAlchemy models of the trainer loop (tables ``training_*``, migration ``0014_training``).
+"""SQLAlchemy models of the trainer loop (tables ``training_*``, migrations ``0014_training``, ``0016_training_runs``).
 
 Date-times are naive UTC (:func:`bot.db.clock.naive_utc`). Texts come from the record of
 conversations, so they are already masked (:func:`bot.privacy.mask_text`); a text is keyed by
@@ -8,15 +8,17 @@ is one review.
 ``training_models.live_slot`` is 1 on the live model and NULL on every other row: its unique
 constraint makes "at most one live model" hold in the database itself (NULLs never collide, in
 SQLite and PostgreSQL alike); :mod:`bot.training.registry` keeps it equal to ``state == "live"``.
+``training_runs.active_slot`` does the same for "at most one training run at a time"
+(:mod:`bot.training.runs`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 
 from bot.db import Base
 
-__all__ = ["FlagRow", "ModelEventRow", "ModelRow", "ReviewRow"]
+__all__ = ["FlagRow", "ModelEventRow", "ModelRow", "ReviewRow", "RunRow"]
 
 
 class FlagRow(Base):
@@ -94,3 +96,31 @@ class ModelEventRow(Base):
     detail = Column(JSON, nullable=True)  # the gate's failures an override accepted, the previous live id…
 
     __table_args__ = (Index("ix_training_model_events_model", "model_id", "id"),)
+
+
+class RunRow(Base):
+    """A background training run (:mod:`bot.training.runs`): validate, train (or reuse), evaluate, register."""
+
+    __tablename__ = "training_runs"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    kind = Column(String(12), nullable=False)  # full | incremental (as asked)
+    state = Column(String(10), nullable=False)  # running | done | failed | reused
+    phase = Column(String(12), nullable=False)  # validating | training | evaluating | done | failed
+    progress = Column(Float, nullable=False)  # 0..1
+    log_tail = Column(Text, nullable=False)  # last lines of the log, personal data masked
+    started_by = Column(String(100), nullable=False)
+    started_at = Column(DateTime, nullable=False)
+    finished_at = Column(DateTime, nullable=True)
+    heartbeat_at = Column(DateTime, nullable=False)  # the job's last sign of life
+    root = Column(Text, nullable=False)  # the project tree trained
+    data_hash = Column(String(64), nullable=True)
+    labels = Column(String(64), nullable=True)  # bot.training.project.label_signature (incremental retrains)
+    model_id = Column(Integer, nullable=True)  # training_models.id once registered (or reused)
+    error = Column(Text, nullable=True)
+    active_slot = Column(Integer, nullable=True)  # 1 while running, else NULL (unique: one run at a time)
+
+    __table_args__ = (
+        UniqueConstraint("active_slot", name="uq_training_runs_active_slot"),
+        Index("ix_training_runs_model", "model_id"),
+    )

@@ -6,6 +6,11 @@ Files written here (paths under ``root``, the project tree by default):
   :func:`~bot.training.data.text_key` (a newer example replaces an older one of the same text),
   sorted by case-folded text then text, so writing the same set twice gives the same bytes and a
   review adds one line to a diff. A procedure mention is kept as ``[mention](procedure)``.
+* ``tests/nlu/reviewed_holdout/<intent>.yml``: the held-out fifth of the reviewed examples, which the
+  trainer loop evaluates on (:mod:`bot.training.evaluation`) and never trains on. The split is
+  deterministic (:func:`is_held_out`): an example whose :func:`~bot.training.data.key_hash` (sha1 of its
+  folded text) is 0 modulo 5 is held out, but only once the intent has at least :data:`HOLDOUT_MIN`
+  reviewed examples (a new intent with 3 examples trains on all 3), and never all of them.
 * ``tests/stories/test_reviewed_<slug>.yml``: a reviewed conversation as a Rasa test story (Rasa takes a
   file for test stories only when its name starts with ``test_``, like the hand-written ones).
 * for a new intent (:func:`add_intent`): its examples, its rule in ``data/reviewed_rules.yml``
@@ -13,7 +18,10 @@ Files written here (paths under ``root``, the project tree by default):
   ``domain.yml`` the intent and its response ``utter_<intent>``, inserted as lines: every other
   byte of ``domain.yml`` stays as it was (no YAML round trip, which would re-wrap long lines).
   The response has to be in ``domain.yml`` because training runs with ``--domain domain.yml``
-  (:mod:`bot.runtime.model`); see :func:`add_intent` for the wording test this affects.
+  (:mod:`bot.runtime.model`). The same sentence goes into the wording catalogue,
+  ``bot/wording/citizen.vi.yml``, as ``trained.<intent>`` (a line appended to its ``trained:``
+  section; comments and every other byte stay), from which :data:`bot.wording.DOMAIN_RESPONSES`
+  maps ``utter_<intent>`` when it loads. A project copy without that file gets no wording line.
 
 Every file is written atomically (a temporary file in the same folder, then ``os.replace``).
 An example or story text holding personal data is refused (:class:`~bot.training.errors.TrainingError`
@@ -36,17 +44,21 @@ import yaml
 
 from bot.settings import PROJECT_ROOT
 from bot.text import nfc
-from bot.training.data import INTENT_NAME, NLU_DIR, parse_examples, plain_text, text_key
+from bot.training.data import INTENT_NAME, NLU_DIR, key_hash, parse_examples, plain_text, text_key
 from bot.training.errors import TrainingError
 from bot.training.pii import find_personal_data
 
 __all__ = [
+    "HOLDOUT_DIR",
+    "HOLDOUT_MIN",
     "REVIEWED_DIR",
     "RULES_FILE",
+    "WORDING_FILE",
     "Example",
     "StoryTurn",
     "add_intent",
     "domain_intents",
+    "is_held_out",
     "render_example",
     "validate_command",
     "write_atomic",
@@ -55,6 +67,9 @@ __all__ = [
 ]
 
 REVIEWED_DIR = NLU_DIR / "reviewed"
+HOLDOUT_DIR = Path("tests") / "nlu" / "reviewed_holdout"
+HOLDOUT_MIN = 5
+WORDING_FILE = Path("bot") / "wording" / "citizen.vi.yml"
 RULES_FILE = Path("data") / "reviewed_rules.yml"
 STORIES_DIR = Path("tests") / "stories"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,60}")
@@ -151,8 +166,29 @@ def _sorted_unique(lines: Iterable[str]) -> list[str]:
     return sorted(by_key.values(), key=lambda line: (plain_text(line).casefold(), line))
 
 
+def is_held_out(line: str) -> bool:
+    """Whether a reviewed example (annotated or not) is in the held-out fifth: its folded text's sha1 is 0 mod 5."""
+    return int(key_hash(plain_text(line)), 16) % 5 == 0
+
+
+def _split(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(training lines, held-out lines) of one intent's reviewed examples (see the module docstring)."""
+    if len(lines) < HOLDOUT_MIN:
+        return lines, []
+    held = [line for line in lines if is_held_out(line)]
+    train = [line for line in lines if not is_held_out(line)]
+    return (train, held) if train else (lines, [])
+
+
+def _read_lines(path: Path, intent: str) -> list[str]:
+    if not path.exists():
+        return []
+    return [line for name, line in parse_examples(yaml.safe_load(path.read_text(encoding="utf-8"))) if name == intent]
+
+
 def write_examples(intent: str, examples: Iterable[Example], root: Path = PROJECT_ROOT) -> Path:
-    """Merge ``examples`` into ``data/nlu/reviewed/<intent>.yml`` and return its path.
+    """Merge ``examples`` into ``data/nlu/reviewed/<intent>.yml`` (its held-out fifth into
+    ``tests/nlu/reviewed_holdout/<intent>.yml``) and return the training file's path.
 
     :class:`TrainingError` codes: ``bad_intent_name``, ``bad_example``, ``personal_data`` (nothing written).
     """
@@ -162,11 +198,13 @@ def write_examples(intent: str, examples: Iterable[Example], root: Path = PROJEC
     _refuse_personal_data(e.text for e in examples)
     new_lines = [render_example(e) for e in examples]
     path = root / REVIEWED_DIR / f"{intent}.yml"
-    old_lines: list[str] = []
-    if path.exists():
-        old_lines = [line for name, line in parse_examples(yaml.safe_load(path.read_text(encoding="utf-8")))
-                     if name == intent]  # fmt: skip
-    write_atomic(path, _nlu_document(intent, _sorted_unique([*old_lines, *new_lines])))
+    holdout = root / HOLDOUT_DIR / f"{intent}.yml"
+    train, held = _split(_sorted_unique([*_read_lines(path, intent), *_read_lines(holdout, intent), *new_lines]))
+    write_atomic(path, _nlu_document(intent, train))
+    if held:
+        write_atomic(holdout, _nlu_document(intent, held))
+    else:
+        holdout.unlink(missing_ok=True)
     return path
 
 
@@ -274,17 +312,17 @@ def _rules_document(existing: str | None, intent: str) -> str:
 def add_intent(name: str, examples: Iterable[Example], response_text: str, root: Path = PROJECT_ROOT) -> list[Path]:
     """Add a new intent answered by a fixed sentence; return the files written.
 
-    Writes ``data/nlu/reviewed/<name>.yml``, the rule ``answer <name>`` (intent -> ``utter_<name>``) in
-    ``data/reviewed_rules.yml``, and in ``domain.yml`` the intent and the response ``utter_<name>`` (lines
-    inserted at the end of the ``intents:`` and ``responses:`` sections; nothing else changes). Either every
-    file is written or none is.
+    Writes ``data/nlu/reviewed/<name>.yml`` (and its held-out fifth, see :func:`write_examples`), the rule
+    ``answer <name>`` (intent -> ``utter_<name>``) in ``data/reviewed_rules.yml``, and in ``domain.yml`` the
+    intent and the response ``utter_<name>`` (lines inserted at the end of the ``intents:`` and ``responses:``
+    sections; nothing else changes). Either every file is written or none is.
 
-    The response lands in ``domain.yml``, so ``tests/test_wording.py::test_domain_responses_repeat_the_catalogue``
-    fails until ``bot.wording.DOMAIN_RESPONSES`` maps ``utter_<name>`` to a key of ``citizen.vi.yml`` holding the
-    same sentence: adding a new intent is a change for a developer to commit together with that wording.
+    The sentence also lands in the wording catalogue as ``trained.<name>`` (``bot/wording/citizen.vi.yml`` under
+    ``root``, when that file exists), so ``tests/test_wording.py::test_domain_responses_repeat_the_catalogue``
+    holds: :data:`bot.wording.DOMAIN_RESPONSES` maps ``utter_<name>`` to it when the module loads.
 
     :class:`TrainingError` codes: ``bad_intent_name``, ``intent_exists``, ``bad_response``, ``no_examples``,
-    ``bad_example``, ``personal_data``, ``domain_format``.
+    ``bad_example``, ``personal_data``, ``domain_format``, ``response_exists``, ``wording_format``.
     """
     if not INTENT_NAME.fullmatch(name or ""):
         raise TrainingError("bad_intent_name", "intent names match [a-z][a-z0-9_]{2,60}", intent=name)
@@ -309,12 +347,17 @@ def add_intent(name: str, examples: Iterable[Example], response_text: str, root:
         raise TrainingError("domain_format", "inserting into domain.yml would change more than the new intent")
     rules_path = root / RULES_FILE
     rules_text = _rules_document(rules_path.read_text(encoding="utf-8") if rules_path.exists() else None, name)
+    wording_path = root / WORDING_FILE
+    wording_text = _wording_with(wording_path, name, response_text) if wording_path.exists() else None
     nlu_path = root / REVIEWED_DIR / f"{name}.yml"
-    originals = {p: (p.read_bytes() if p.exists() else None) for p in (nlu_path, rules_path, domain_path)}
+    touched = (nlu_path, root / HOLDOUT_DIR / f"{name}.yml", rules_path, domain_path, wording_path)
+    originals = {p: (p.read_bytes() if p.exists() else None) for p in touched}
     try:
         write_examples(name, examples, root)
         write_atomic(rules_path, rules_text)
         write_atomic(domain_path, new_domain)
+        if wording_text is not None:
+            write_atomic(wording_path, wording_text)
     except BaseException:
         for path, content in originals.items():
             if content is None:
@@ -322,7 +365,54 @@ def add_intent(name: str, examples: Iterable[Example], response_text: str, root:
             else:
                 path.write_bytes(content)
         raise
-    return [nlu_path, rules_path, domain_path]
+    return [nlu_path, rules_path, domain_path, *([wording_path] if wording_text is not None else [])]
+
+
+_TOP_KEY = re.compile(r"[a-z][a-z0-9_]*:")
+
+
+def _wording_with(path: Path, name: str, sentence: str) -> str:
+    """The wording file's text with ``trained.<name>: sentence`` appended to its ``trained:`` section (created at
+    the end when absent); every other byte stays. :class:`TrainingError` ``response_exists`` when the file already
+    holds this sentence (each sentence lives under one key), ``wording_format`` when the result would not read back."""
+    text = path.read_text(encoding="utf-8")
+    before = yaml.safe_load(text) or {}
+    if sentence in _sentences(before):
+        raise TrainingError("response_exists", "the wording catalogue already holds this sentence", intent=name)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    entry = f"  {name}: {json.dumps(sentence, ensure_ascii=False)}\n"
+    head = next((i for i, line in enumerate(lines) if line.rstrip() == "trained:"), None)
+    if head is None:
+        lines += [
+            "\n",
+            "# Answers of intents added by the trainer loop (bot.training.writer.add_intent); domain.yml repeats\n",
+            "# each as utter_<intent> (bot.wording.DOMAIN_RESPONSES maps them when it loads).\n",
+            "trained:\n",
+            entry,
+        ]
+    else:
+        end = head + 1
+        for i in range(head + 1, len(lines)):
+            if _TOP_KEY.match(lines[i]):
+                break
+            if lines[i].strip() and not lines[i].lstrip().startswith("#"):
+                end = i + 1
+        lines[end:end] = [entry]
+    new_text = "".join(lines)
+    after = yaml.safe_load(new_text) or {}
+    if (after.get("trained") or {}).get(name) != sentence or {k: v for k, v in after.items() if k != "trained"} != {
+        k: v for k, v in before.items() if k != "trained"
+    }:
+        raise TrainingError("wording_format", "appending to the wording file would change more than the new sentence")
+    return new_text
+
+
+def _sentences(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _sentences(value)]
+    return [node] if isinstance(node, str) else []
 
 
 def validate_command() -> list[str]:

@@ -38,6 +38,7 @@ __all__ = [
     "WordingFileError",
     "catalogue",
     "text",
+    "trained_responses",
 ]
 
 # The data files sit next to this module, in the package directory.
@@ -48,7 +49,8 @@ FILES: dict[str, str] = {"citizen": "citizen.vi.yml", "citizen_en": "citizen.en.
 DEFAULT_NAMESPACE = "citizen"
 
 # domain.yml responses (sent by Rasa itself) -> the catalogue key whose sentence each must repeat verbatim;
-# tests/test_wording.py checks it, so the two never drift.
+# tests/test_wording.py checks it, so the two never drift. The responses of intents a trainer added are
+# added when this module loads (trained_responses: the ``trained:`` section of citizen.vi.yml).
 DOMAIN_RESPONSES: dict[str, str] = {
     "utter_greet": "chat.greet",
     "utter_ask_callback_phone": "dialogue.callback_ask",
@@ -61,7 +63,25 @@ DOMAIN_RESPONSES: dict[str, str] = {
     "utter_dossier_cancelled": "dossier.cancelled",
 }
 
+# The top-level ``trained:`` section of citizen.vi.yml and its keys (two-space indent), as the trainer loop's
+# writer appends them (bot.training.writer.add_intent).
+_TRAINED_SECTION = re.compile(r"^trained:[ \t]*\n((?:(?:[ \t]+.*|[ \t]*#.*|[ \t]*)\n)*)", re.MULTILINE)
+_TRAINED_KEY = re.compile(r"^  ([a-z][a-z0-9_]*):", re.MULTILINE)
+
+
+def trained_responses(path: Path) -> dict[str, str]:
+    """``utter_<intent>`` -> ``trained.<intent>`` for every key of the ``trained:`` section of the wording file
+    ``path`` (responses of intents added by the trainer loop); empty when there is none."""
+    try:
+        content = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    found = _TRAINED_SECTION.search(content if content.endswith("\n") else content + "\n")
+    names = _TRAINED_KEY.findall(found.group(1)) if found else []
+    return {f"utter_{name}": f"trained.{name}" for name in names}
+
 _KEY_PART = re.compile(r"[a-z][a-z0-9_]*")
+DOMAIN_RESPONSES.update(trained_responses(WORDING_DIR / FILES[DEFAULT_NAMESPACE]))
 
 
 class UnknownWordingKey(KeyError):

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import re
+import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from bot.console.app import create_app
 from bot.console.auth import Accounts
+from bot.console.training import TrainingDesk
 from bot.db import make_engine
 from bot.helpdesk.calendar_days import CalendarDays
 from bot.helpdesk.callbacks import CallbackBook
 from bot.helpdesk.handoff import HandoffDesk
 from bot.privacy.lifecycle import DataLifecycle
 from bot.privacy.models import TRACKER_EVENTS
-from tests.console.fakes import T0, FakeRecord, FakeStaffDesk, fake_unseal
+from bot.settings import PROJECT_ROOT
+from bot.training.data import TrainingIndex
+from bot.training.inbox import Inbox
+from bot.training.registry import ModelRegistry
+from tests.browser import wait_for
+from tests.console.fakes import T0, FakeCatalog, FakeLoader, FakeRecord, FakeRuns, FakeStaffDesk, fake_unseal
+from tests.fakes import free_port
 
 PASSWORD = "mat-khau-dai-1"
 ROLES = ("agent", "trainer", "supervisor", "admin")
@@ -53,6 +63,7 @@ class Console:
     staff: FakeStaffDesk
     record: FakeRecord
     clock: Clock
+    training: TrainingDesk
     extra_clients: list[TestClient] = field(default_factory=list)
 
     def new_client(self) -> TestClient:
@@ -81,6 +92,22 @@ def csrf_of(client: TestClient, path: str = "/login") -> str:
     return match.group(1)
 
 
+def project_copy(target: Path) -> Path:
+    """The parts of the project tree the trainer's pages read and write: domain.yml and data/nlu."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "domain.yml", target / "domain.yml")
+    shutil.copytree(PROJECT_ROOT / "data" / "nlu", target / "data" / "nlu")
+    return target
+
+
+def training_desk(engine: Engine, root: Path, names: tuple[str, ...] = ("Trần Thị Bình",)) -> TrainingDesk:
+    """The real inbox and registry over ``engine`` and ``root``, with a fake catalogue, runs and loader."""
+    catalog = FakeCatalog()
+    return TrainingDesk(engine=engine, root=root, inbox=Inbox(engine, TrainingIndex(root), catalog),
+                        registry=ModelRegistry(engine), catalog=catalog, known_names=lambda: names,
+                        runs_store=FakeRuns(), model_loader=FakeLoader())  # fmt: skip
+
+
 @pytest.fixture
 def console(engine: Engine, tmp_path: Path) -> Iterator[Console]:
     clock = Clock()
@@ -93,12 +120,28 @@ def console(engine: Engine, tmp_path: Path) -> Iterator[Console]:
     desk = HandoffDesk(engine)
     staff = FakeStaffDesk(desk)
     record = FakeRecord()
+    training = training_desk(engine, project_copy(tmp_path / "project"))
     app = create_app(engine=engine, staff_desk=staff, record=record, clock=clock, accounts=accounts,
                      callbacks=CallbackBook(engine), calendar=CalendarDays(engine), unseal=fake_unseal,
-                     privacy=DataLifecycle(engine, tracker))  # fmt: skip
+                     privacy=DataLifecycle(engine, tracker), training=training)  # fmt: skip
     client = TestClient(app, follow_redirects=False)
-    con = Console(engine, client, accounts, desk, staff, record, clock)
+    con = Console(engine, client, accounts, desk, staff, record, clock, training)
     yield con
     for c in [client, *con.extra_clients]:
         c.close()
     tracker.dispose()
+
+
+@pytest.fixture
+def served(console: Console) -> Iterator[str]:
+    """The console app of the ``console`` fixture on a real port."""
+    port = free_port()
+    config = uvicorn.Config(console.client.app, host="127.0.0.1", port=port, log_level="warning", ws="none",
+                            access_log=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 10, "the console server")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -117,3 +117,76 @@ def fake_unseal(token: str) -> str:
     if not token.startswith("sealed:"):
         raise ValueError("bad token")
     return token.removeprefix("sealed:")
+
+
+# -- the trainer's services ----------------------------------------------------------------------
+
+
+class FakeCatalog:
+    """ProcedureCatalog's find/get over a few procedures; remembers the searches."""
+
+    def __init__(self) -> None:
+        from bot.catalog.search import Candidate
+
+        self.procedures = {
+            "1.004222": "Đăng ký thường trú",
+            "2.001941": "Cấp hộ chiếu phổ thông",
+            "1.001193": "Đăng ký khai sinh",
+        }
+        self.searches: list[str] = []
+        self._candidate = Candidate
+
+    def find(self, text: str, limit: int = 5, province: str | None = None) -> list[Any]:
+        self.searches.append(text)
+        words = text.casefold().split()
+        hits = [(code, name) for code, name in self.procedures.items() if any(w in name.casefold() for w in words)]
+        return [self._candidate(code, None, name, 80.0, name) for code, name in hits][:limit]
+
+    def get(self, code: str, province: str | None = None) -> Any:
+        return self.procedures.get(code)
+
+
+class FakeLoader:
+    """A ModelLoader that records the files it loaded; ``fail`` makes the next load raise."""
+
+    def __init__(self) -> None:
+        self.loaded: list[str] = []
+        self.fail = False
+
+    def load(self, model_path: str) -> None:
+        if self.fail:
+            raise RuntimeError("rasa unavailable")
+        self.loaded.append(model_path)
+
+
+class FakeRuns:
+    """TrainingRuns' shape in memory: start records a running run (never trains); ``advance`` moves it on."""
+
+    def __init__(self) -> None:
+        self.runs: dict[int, Any] = {}
+        self.started: list[tuple[str, bool, Any]] = []
+
+    def start(self, by: str, *, incremental: bool = False, root: Any = None) -> Any:
+        from bot.training.errors import TrainingError
+        from bot.training.runs import TrainingRun
+
+        if self.active() is not None:
+            raise TrainingError("busy", "a training run is already active", run_id=self.active().id)
+        run_id = len(self.runs) + 1
+        self.started.append((by, incremental, root))
+        self.runs[run_id] = TrainingRun(run_id, "incremental" if incremental else "full", "running", "validating",
+                                        0.0, "", by, T0, None, None, None, None)  # fmt: skip
+        return self.runs[run_id]
+
+    def advance(self, run_id: int, **values: Any) -> Any:
+        self.runs[run_id] = replace(self.runs[run_id], **values)
+        return self.runs[run_id]
+
+    def get(self, run_id: int) -> Any:
+        return self.runs.get(run_id)
+
+    def recent(self, limit: int = 20) -> list[Any]:
+        return sorted(self.runs.values(), key=lambda r: -r.id)[:limit]
+
+    def active(self) -> Any:
+        return next((r for r in self.recent() if r.state == "running"), None)

@@ -14,6 +14,8 @@ from tests.console.fakes import turn
 ALL = set(ROLES)
 STAFF = {"agent", "supervisor", "admin"}
 READERS = {"agent", "trainer", "supervisor", "admin"}
+TRAINERS = {"trainer", "supervisor", "admin"}
+SUPERVISORS = {"supervisor", "admin"}
 # Written from the brief, independently of bot.console.app.ROUTES: (kind, roles allowed); None = public.
 EXPECTED: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("GET", "/health"): ("public", None),
@@ -38,6 +40,27 @@ EXPECTED: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("GET", "/conversations"): ("page", READERS),
     ("GET", "/conversations/{sender_id}"): ("page", READERS),
     ("POST", "/conversations/{sender_id}/unmask"): ("action", {"supervisor", "admin"}),
+    ("POST", "/conversations/{sender_id}/flag"): ("action", READERS),
+    ("GET", "/training"): ("page", TRAINERS),
+    ("POST", "/training/items/{key}/confirm"): ("action", TRAINERS),
+    ("POST", "/training/items/{key}/change"): ("action", TRAINERS),
+    ("POST", "/training/items/{key}/procedure"): ("action", TRAINERS),
+    ("POST", "/training/items/{key}/ignore"): ("action", TRAINERS),
+    ("GET", "/training/procedures"): ("fragment", TRAINERS),
+    ("GET", "/training/intents/new"): ("page", TRAINERS),
+    ("POST", "/training/intents"): ("action", TRAINERS),
+    ("GET", "/training/export"): ("page", TRAINERS),
+    ("POST", "/training/export"): ("action", TRAINERS),
+    ("GET", "/training/runs"): ("page", TRAINERS),
+    ("POST", "/training/runs"): ("action", TRAINERS),
+    ("GET", "/training/runs/{run_id:int}"): ("page", TRAINERS),
+    ("GET", "/training/runs/{run_id:int}/progress"): ("fragment", TRAINERS),
+    ("GET", "/training/models"): ("page", TRAINERS),
+    ("GET", "/training/models/{model_id:int}"): ("page", TRAINERS),
+    ("POST", "/training/models/{model_id:int}/promote"): ("action", TRAINERS),
+    ("POST", "/training/models/{model_id:int}/override"): ("action", SUPERVISORS),
+    ("POST", "/training/models/{model_id:int}/reject"): ("action", TRAINERS),
+    ("POST", "/training/models/{model_id:int}/rollback"): ("action", TRAINERS),
     ("GET", "/analytics"): ("page", {"supervisor", "admin"}),
     ("GET", "/analytics/csv/{chart}"): ("page", {"supervisor", "admin"}),
     ("GET", "/admin/users"): ("page", {"admin"}),
@@ -91,8 +114,12 @@ def ids(console: Console) -> dict[str, str]:
     callback = CallbackBook(console.engine).add("socketio:matrix", "socketio", "0912345678")
     agent2 = console.accounts.by_name("agent2")
     assert agent2 is not None
+    model = console.training.registry.register("models/m1.tar.gz", "hash-1", "trainer", {"overall": 0.9})
+    run = console.training.runs().start("trainer")
+    console.training.runs().advance(run.id, state="done", phase="done", progress=1.0)
     return {"handoff_id:int": str(h.id), "callback_id:int": str(callback.id), "user_id:int": str(agent2.id),
-            "sender_id": "socketio:matrix", "name": "console.css", "chart": "volume"}  # fmt: skip
+            "sender_id": "socketio:matrix", "name": "console.css", "chart": "volume", "key": "0" * 40,
+            "run_id:int": str(run.id), "model_id:int": str(model.id)}  # fmt: skip
 
 
 def _call(client: TestClient, method: str, path: str) -> int:

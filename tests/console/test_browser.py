@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-
-import pytest
-import uvicorn
 
 from tests.browser import chromium, screenshot, wait_for
 from tests.console.conftest import PASSWORD, Console
 from tests.console.fakes import turn
-from tests.fakes import free_port
-
-
-@pytest.fixture
-def served(console: Console) -> Iterator[str]:
-    """The console app of the ``console`` fixture on a real port."""
-    port = free_port()
-    config = uvicorn.Config(console.client.app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                            access_log=False)  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 10, "the console server")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_queue_polls_and_a_handoff_is_claimed_and_answered(console: Console, served: str) -> None:

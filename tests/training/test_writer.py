@@ -10,7 +10,16 @@ import yaml
 
 from bot.settings import PROJECT_ROOT
 from bot.training.errors import TrainingError
-from bot.training.writer import Example, StoryTurn, add_intent, validate_command, write_examples, write_story
+from bot.training.writer import (
+    Example,
+    StoryTurn,
+    add_intent,
+    is_held_out,
+    validate_command,
+    write_examples,
+    write_story,
+)
+from bot.wording import load, trained_responses
 
 
 @pytest.fixture
@@ -141,3 +150,51 @@ def test_add_intent_refusals_write_nothing(root: Path, name: str, examples: list
 
 def test_validate_command() -> None:
     assert validate_command()[-4:] == ["-m", "bot", "model", "validate"]
+
+
+def _lines(path: Path) -> list[str]:
+    from bot.training.data import parse_examples
+
+    if not path.exists():
+        return []
+    return [line for _, line in parse_examples(yaml.safe_load(path.read_text(encoding="utf-8")))]
+
+
+def test_the_held_out_fifth_of_an_intent_with_five_examples(root: Path) -> None:
+    texts = [f"phí làm giấy tờ số {n}" for n in range(30)]
+    held = [t for t in texts if is_held_out(t)][:2]
+    kept = [t for t in texts if not is_held_out(t)][:6]
+    train_path = root / "data" / "nlu" / "reviewed" / "ask_fee.yml"
+    holdout_path = root / "tests" / "nlu" / "reviewed_holdout" / "ask_fee.yml"
+    write_examples("ask_fee", [Example(t) for t in [held[0], *kept[:2]]], root)  # 3 examples: all train
+    assert sorted(_lines(train_path)) == sorted([held[0], *kept[:2]]) and not holdout_path.exists()
+    write_examples("ask_fee", [Example(t) for t in [held[1], *kept[2:]]], root)  # 8 examples: the fifth moves
+    assert sorted(_lines(holdout_path)) == sorted(held)
+    assert sorted(_lines(train_path)) == sorted(kept)
+    before = (train_path.read_bytes(), holdout_path.read_bytes())
+    write_examples("ask_fee", [Example(held[0])], root)  # again: the same bytes
+    assert (train_path.read_bytes(), holdout_path.read_bytes()) == before
+
+
+def test_add_intent_writes_its_answer_into_the_wording_catalogue(root: Path) -> None:
+    wording = root / "bot" / "wording" / "citizen.vi.yml"
+    wording.parent.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "bot" / "wording" / "citizen.vi.yml", wording)
+    original = wording.read_text(encoding="utf-8")
+    written = add_intent("ask_parking", [Example("gửi xe ở đâu")], 'Dạ, có bãi "gửi xe" ạ.', root)
+    assert written[-1] == wording
+    text = wording.read_text(encoding="utf-8")
+    assert text.startswith(original) and "\ntrained:\n  ask_parking: " in text  # comments and bytes kept
+    add_intent("ask_wifi", [Example("có wifi không")], "Dạ, có wifi miễn phí ạ.", root)
+    expected = {"utter_ask_parking": "trained.ask_parking", "utter_ask_wifi": "trained.ask_wifi"}
+    assert trained_responses(wording) == expected
+    catalogue = load(wording)
+    assert catalogue.text("trained.ask_parking") == 'Dạ, có bãi "gửi xe" ạ.'
+    domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
+    for name, key in trained_responses(wording).items():
+        assert domain["responses"][name] == [{"text": catalogue.text(key)}]
+    before = {p: p.read_bytes() for p in (wording, root / "domain.yml")}
+    with pytest.raises(TrainingError) as err:
+        add_intent("ask_again", [Example("gửi xe")], "Dạ, có wifi miễn phí ạ.", root)
+    assert err.value.code == "response_exists"
+    assert {p: p.read_bytes() for p in before} == before
