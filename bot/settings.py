@@ -303,7 +303,8 @@ class ChannelSettings:
     socketio_message_queue: str = _var(
         "SOCKETIO_MESSAGE_QUEUE",
         "with several Rasa replicas: the Redis through which a replica's message reaches a widget connected "
-        "to another one (e.g. `redis://127.0.0.1:6379/0`); the production profile sets it",
+        "to another one (e.g. `redis://:password@127.0.0.1:6379/0`); the production profile sets it",
+        secret=True,  # the URL carries Redis's password
     )
 
     telegram_bot_token: str = _var("TELEGRAM_BOT_TOKEN", "the Telegram bot's token (from @BotFather)", secret=True)
@@ -437,9 +438,20 @@ class ProductionSettings:
     redis_host: str = _var("REDIS_HOST", "Redis server of the lock store (one replica per conversation at a time)")
     redis_port: int | None = _var("REDIS_PORT", "port of `REDIS_HOST` (usually `6379`)", minimum=1)
     redis_db: int | None = _var("REDIS_DB", "the Redis database number for the locks", minimum=0)
+    redis_password: str = _var(
+        "REDIS_PASSWORD",
+        "password of `REDIS_HOST` (its `requirepass`); set it empty for a Redis without one",
+        secret=True,
+    )
     rabbitmq_host: str = _var("RABBITMQ_HOST", "RabbitMQ server of the event broker (analytics, help-desk console)")
     rabbitmq_user: str = _var("RABBITMQ_USER", "the event broker's RabbitMQ user")
     rabbitmq_password: str = _var("RABBITMQ_PASSWORD", "password of `RABBITMQ_USER`", secret=True)
+    rabbitmq_port: int | None = _var(
+        "RABBITMQ_PORT",
+        "port of `RABBITMQ_HOST` (usually `5672`); the production profile writes it into Rasa's endpoints as a number",
+        minimum=1,
+    )
+    rabbitmq_queue: str = _var("RABBITMQ_QUEUE", "the RabbitMQ queue Rasa's events go to and the consumer reads")
 
 
 @dataclass(frozen=True)

@@ -352,7 +352,8 @@ def _host(url: str) -> str:
 
 def default_url() -> str:
     """The AMQP URL from ``RABBITMQ_HOST`` (a host name, ``host:port`` or an ``amqp(s)://`` URL),
-    ``RABBITMQ_USER`` and ``RABBITMQ_PASSWORD``; ``amqp://guest:guest@127.0.0.1:5672/`` when unset."""
+    ``RABBITMQ_PORT`` (for a bare host name), ``RABBITMQ_USER`` and ``RABBITMQ_PASSWORD``;
+    ``amqp://guest:guest@127.0.0.1:5672/`` when unset."""
     from bot.settings import settings
 
     prod = settings().production
@@ -366,14 +367,14 @@ def default_url() -> str:
         netloc = f"{user}:{password}@{parts.netloc}"
         return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, parts.fragment))
     if ":" not in host:
-        host = f"{host}:5672"
+        host = f"{host}:{prod.rabbitmq_port or 5672}"
     return f"amqp://{user}:{password}@{host}/"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The consumer's options on ``parser`` (its own, or ``python -m bot events consume``)."""
     parser.add_argument("--url", help="amqp://user:password@host:port/ (default: RABBITMQ_HOST/USER/PASSWORD)")
-    parser.add_argument("--queue", default=DEFAULT_QUEUE, help="queue to consume (default: %(default)s)")
+    parser.add_argument("--queue", help=f"queue to consume (default: RABBITMQ_QUEUE, else {DEFAULT_QUEUE})")
     parser.add_argument("--exchange", default=EXCHANGE, help="Rasa's fanout exchange (default: %(default)s)")
     parser.add_argument("--database-url", help="the record's database (default: DATABASE_URL)")
     parser.add_argument(
@@ -426,10 +427,12 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"error: cannot prepare the database ({type(exc).__name__})", file=sys.stderr)
         return 1
+    from bot.settings import settings
+
     url = args.url or default_url()
     consumer = EventConsumer(
         url,
-        args.queue,
+        args.queue or settings().production.rabbitmq_queue or DEFAULT_QUEUE,
         database_url=args.database_url,
         exchange=args.exchange,
         batch_size=args.batch_size,

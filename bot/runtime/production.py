@@ -37,10 +37,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
-from bot.runtime.broker_consumer import DEFAULT_QUEUE
 from bot.runtime.runner import (
     ACTION_SERVER,
     RASA,
@@ -62,9 +62,12 @@ LOCAL_SERVICES: dict[str, str] = {
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": "6379",
     "REDIS_DB": "0",
+    "REDIS_PASSWORD": "",
     "RABBITMQ_HOST": "127.0.0.1",
+    "RABBITMQ_PORT": "5672",
     "RABBITMQ_USER": "guest",
     "RABBITMQ_PASSWORD": "guest",
+    "RABBITMQ_QUEUE": "dvc_events",
 }
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/dvc"
 # A replica's port is RASA_PORT + REPLICA_PORT_OFFSET + its index; the balancer has RASA_PORT itself.
@@ -178,7 +181,7 @@ def check_services(env: Mapping[str, str]) -> None:
     services = (
         ("PostgreSQL", env["TRACKER_DB_HOST"], int(env["TRACKER_DB_PORT"])),
         ("Redis", env["REDIS_HOST"], int(env["REDIS_PORT"])),
-        ("RabbitMQ", env["RABBITMQ_HOST"], 5672),
+        ("RabbitMQ", env["RABBITMQ_HOST"], int(env.get("RABBITMQ_PORT") or 5672)),
     )
     missing = []
     for name, host, port in services:
@@ -307,16 +310,18 @@ class ProductionStack:
 
 
 def _endpoints(env: Mapping[str, str], target: Path, queue: str | None, broker_port: int | None = None) -> Path:
-    """endpoints.prod.yml as Rasa reads it here (another queue name, another RabbitMQ port only for tests),
-    with its ``${VAR}`` resolved from ``env``: the privacy commands and the housekeeping read the same file
-    without the operator exporting every variable. It holds passwords: written readable by its owner only."""
+    """endpoints.prod.yml as Rasa reads it here, with its ``${VAR}`` resolved from ``env``: the privacy
+    commands and the housekeeping read the same file without the operator exporting every variable.
+
+    The broker's port is ``RABBITMQ_PORT`` written as a number (Rasa reads ``${VAR}`` as text, which its
+    RabbitMQ client refuses), or ``broker_port`` (tests: a forwarder in front of RabbitMQ for the replicas
+    only); ``queue`` is another queue name (tests). It holds passwords: written readable by its owner only."""
     text = (PROJECT_ROOT / "endpoints.prod.yml").read_text(encoding="utf-8")
     text = re.sub(r"\$\{(\w+)\}", lambda m: json.dumps(env[m.group(1)]) if m.group(1) in env else m.group(0), text)
     endpoints = yaml.safe_load(text)
     if queue:
         endpoints["event_broker"]["queues"] = [queue]
-    if broker_port:
-        endpoints["event_broker"]["port"] = broker_port
+    endpoints["event_broker"]["port"] = broker_port or int(env.get("RABBITMQ_PORT") or 5672)
     target.unlink(missing_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -367,7 +372,8 @@ def start_production(
     env["RASA_TOKEN"] = cfg.runtime.rasa_token.reveal()
     env["BIND_HOST"] = ports.host
     env.setdefault("TRUSTED_PROXIES", "127.0.0.1")  # nginx, for the client's address
-    redis = f"redis://{env['REDIS_HOST']}:{env['REDIS_PORT']}/{env['REDIS_DB']}"
+    password = f":{quote(env['REDIS_PASSWORD'], safe='')}@" if env.get("REDIS_PASSWORD") else ""
+    redis = f"redis://{password}{env['REDIS_HOST']}:{env['REDIS_PORT']}/{env['REDIS_DB']}"
     env.setdefault("SOCKETIO_MESSAGE_QUEUE", redis)  # widget replies across replicas
     origins = cfg.core.cors_origins if cfg.is_set("CORS_ORIGINS") else own_origins(ports.host, ports.rasa)
     env["CORS_ORIGINS"] = ",".join(origins)
@@ -431,7 +437,8 @@ def start_production(
         conf.write_text(nginx_config(ports.host, ports.rasa, replica_ports, prefix), encoding="utf-8")
         balancer = stack.balancer = spawn([nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], "nginx.log")
         _wait_http(f"http://{ports.host}:{ports.rasa}/", balancer, 30)
-        spawn([sys.executable, "-m", "bot", "events", "consume", "--queue", queue or DEFAULT_QUEUE], "consumer.log")
+        consume = [sys.executable, "-m", "bot", "events", "consume", "--queue", queue or env["RABBITMQ_QUEUE"]]
+        spawn(consume, "consumer.log")
         if console:
             spawn([sys.executable, "-m", "bot", "dossier", "watch"], "watcher.log")
             env["CONSOLE_PORT"] = str(ports.console)

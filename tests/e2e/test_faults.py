@@ -302,6 +302,7 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
         "TRACKER_DB_USER": "postgres", "TRACKER_DB_PASSWORD": "",
         "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis.port), "REDIS_DB": "0",
         "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_USER": "guest", "RABBITMQ_PASSWORD": "guest",
+        "RABBITMQ_QUEUE": "dvc_events", "REDIS_PASSWORD": "",
         "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME),
         "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
     }  # fmt: skip

@@ -27,6 +27,8 @@ PROD_ENV = {
     "RABBITMQ_HOST": "127.0.0.1",
     "RABBITMQ_USER": "guest",
     "RABBITMQ_PASSWORD": "guest",
+    "RABBITMQ_QUEUE": "dvc_events",
+    "REDIS_PASSWORD": "",
 }
 
 
