@@ -62,6 +62,7 @@ import requests
 from bot.settings import overridden
 from bot.wording import text as wording
 from tests.fakes import free_port
+from tests.rabbitmq import delete_queues
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -253,21 +254,6 @@ def _free_rasa_port(replicas: int) -> int:
     raise RuntimeError("no free port block for the balancer and its replicas")
 
 
-def _delete_queue(queue: str) -> None:
-    import asyncio
-
-    import aio_pika
-
-    async def delete() -> None:
-        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=5)
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(queue)
-
-    with contextlib.suppress(Exception):
-        asyncio.run(asyncio.wait_for(delete(), 15))
-
-
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
     missing = [name for name, port in (("PostgreSQL", 5432), ("RabbitMQ", 5672)) if not _reachable("127.0.0.1", port)]
@@ -319,7 +305,7 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
             stack.stop()
         forwarder.outage()
         redis.kill()
-        _delete_queue(queue)
+        delete_queues(queue)
         admin = _pg()
         try:
             for db in (tracker_db, app_db):

@@ -27,6 +27,7 @@ from bot.db.schema import ensure_schema
 from bot.helpdesk.handoff import HandoffDesk
 from bot.settings import PROJECT_ROOT, overridden
 from tests.fakes import free_port
+from tests.rabbitmq import delete_queues
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 TOKEN = "replicas-rasa-token"
@@ -66,7 +67,8 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[st
     load_curated(engine=engine)
     engine.dispose()
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.prod.yml").read_text(encoding="utf-8"))
-    endpoints["event_broker"]["queues"] = [f"dvc_events_{uuid.uuid4().hex[:8]}"]  # not the machine's real queue
+    queue = f"dvc_events_{uuid.uuid4().hex[:8]}"
+    endpoints["event_broker"]["queues"] = [queue]  # not the machine's real queue
     endpoints_file = work / "endpoints.yml"
     endpoints_file.write_text(yaml.safe_dump(endpoints), encoding="utf-8")
     action_port = free_port()
@@ -121,6 +123,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[st
                 proc.kill()
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {tracker_db} WITH (FORCE)")
         admin.close()
+        delete_queues(queue)
 
 
 def _answers(url: str) -> bool:

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.rabbitmq import delete_queues
+
 TURNS, EVENTS_PER_TURN, BUSY_SECONDS = 60, 12, 0.02
 
 
@@ -34,17 +36,7 @@ def names() -> Iterator[tuple[str, str]]:
     tag = uuid.uuid4().hex[:8]
     exchange, queue = f"test-pika-broker-{tag}", f"test_pika_broker_{tag}"
     yield exchange, queue
-
-    async def delete() -> None:
-        import aio_pika
-
-        connection = await aio_pika.connect_robust("amqp://guest:guest@127.0.0.1:5672/")
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(queue)
-            await channel.exchange_delete(exchange)
-
-    asyncio.run(delete())
+    delete_queues(queue, exchanges=(exchange,))
 
 
 async def _received(queue: str, expected: int, timeout: float = 20.0) -> list[dict[str, object]]:

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from bot.settings import PROJECT_ROOT
+from tests.rabbitmq import delete_queues
 
 PROD_ENV = {
     "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
@@ -27,7 +28,7 @@ PROD_ENV = {
     "RABBITMQ_HOST": "127.0.0.1",
     "RABBITMQ_USER": "guest",
     "RABBITMQ_PASSWORD": "guest",
-    "RABBITMQ_QUEUE": "dvc_events",
+    "RABBITMQ_QUEUE": f"test_prod_profile_{uuid.uuid4().hex[:8]}",  # not the machine's dvc_events
     "REDIS_PASSWORD": "",
 }
 
@@ -44,7 +45,8 @@ def endpoints(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
     for key, value in PROD_ENV.items():
         monkeypatch.setenv(key, value)
-    return AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.prod.yml"))
+    yield AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.prod.yml"))
+    delete_queues(PROD_ENV["RABBITMQ_QUEUE"])
 
 
 def test_tracker_store_on_postgresql(endpoints) -> None:  # type: ignore[no-untyped-def]
