@@ -63,22 +63,18 @@ DOMAIN_RESPONSES: dict[str, str] = {
     "utter_dossier_cancelled": "dossier.cancelled",
 }
 
-# The top-level ``trained:`` section of citizen.vi.yml and its keys (two-space indent), as the trainer loop's
-# writer appends them (bot.training.writer.add_intent).
-_TRAINED_SECTION = re.compile(r"^trained:[ \t]*\n((?:(?:[ \t]+.*|[ \t]*#.*|[ \t]*)\n)*)", re.MULTILINE)
-_TRAINED_KEY = re.compile(r"^  ([a-z][a-z0-9_]*):", re.MULTILINE)
-
 
 def trained_responses(path: Path) -> dict[str, str]:
     """``utter_<intent>`` -> ``trained.<intent>`` for every key of the ``trained:`` section of the wording file
-    ``path`` (responses of intents added by the trainer loop); empty when there is none."""
+    ``path`` (responses of intents added by the trainer loop); empty when there is none or the file is unreadable
+    (:func:`catalogue` reports a broken file)."""
     try:
-        content = path.read_text(encoding="utf-8")
-    except OSError:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
         return {}
-    found = _TRAINED_SECTION.search(content if content.endswith("\n") else content + "\n")
-    names = _TRAINED_KEY.findall(found.group(1)) if found else []
-    return {f"utter_{name}": f"trained.{name}" for name in names}
+    trained = document.get("trained") if isinstance(document, dict) else None
+    return {f"utter_{name}": f"trained.{name}" for name in trained} if isinstance(trained, dict) else {}
+
 
 _KEY_PART = re.compile(r"[a-z][a-z0-9_]*")
 DOMAIN_RESPONSES.update(trained_responses(WORDING_DIR / FILES[DEFAULT_NAMESPACE]))
