@@ -85,8 +85,9 @@ def test_publishes_keep_up_with_a_busy_loop_and_arrive_in_order(names: tuple[str
 
     in_flight, closing = asyncio.run(run())
     total = TURNS * EVENTS_PER_TURN
-    # Rasa's broker had about total - TURNS still waiting here; this one at most a turn's worth or two.
-    assert in_flight <= 3 * EVENTS_PER_TURN, in_flight
+    # Rasa's broker had 717 of 720 still waiting here; this one a turn's worth or two (a quarter of all
+    # leaves room for a loaded machine).
+    assert in_flight <= total // 4, in_flight
     assert closing < 5, closing
     bodies = asyncio.run(_received(queue, total))
     assert [b["n"] for b in bodies] == list(range(total))
