@@ -16,7 +16,7 @@ placeheld one carries the decision.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -615,22 +615,6 @@ def rollback(ctx: Ctx) -> Response:
 # -- the comparison ----------------------------------------------------------------------------
 
 
-def _fields(row: Any, names: Sequence[str]) -> dict[str, Any]:
-    """A comparison row (a dataclass or a mapping) as a dict of ``names`` (None for a missing one)."""
-    if isinstance(row, Mapping):
-        return {n: row.get(n) for n in names}
-    return {n: getattr(row, n, None) for n in names}
-
-
-def _tone(delta: Any) -> str:
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)):
-        return "same"
-    return "better" if delta > 0.005 else "worse" if delta < -0.005 else "same"
-
-
-HEADLINE = ("name", "live", "candidate", "delta", "tone")
-INTENT_ROW = ("intent", "live_precision", "live_recall", "live_f1", "candidate_precision", "candidate_recall",
-              "candidate_f1", "f1_delta", "support", "tone")  # fmt: skip
 HEAT_LEVELS = 5
 
 
@@ -673,18 +657,15 @@ def _compare(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
     if compare is not None and model.report is not None:
         result = compare(model.report, baseline.report if baseline is not None else None)
         for row in result.headline:
-            values = _fields(row, HEADLINE)
-            values["label"] = labels.metric_label(str(values["name"]))
-            values["tone"] = values["tone"] or _tone(values["delta"])
+            values = asdict(row)
+            values["label"] = labels.metric_label(row.name)
             if values["name"] == "stories":  # 1.0 / 0.0: shown as yes / no
                 for side in ("live", "candidate"):
                     values[side] = None if values[side] is None else bool(values[side])
                 values["delta"] = None
             headline.append(values)
-        intents = [_fields(row, INTENT_ROW) for row in getattr(result, "per_intent", ())]
-        for row in intents:
-            row["tone"] = row["tone"] or _tone(row["f1_delta"])
-        confusion = getattr(result, "confusion", None) or confusion
+        intents = [asdict(row) for row in result.per_intent]
+        confusion = result.confusion or confusion
     passed, failed_stories = _stories(model.report)
     gate = desk.registry.gate(model_id) if model.state != "live" else None
     data: dict[str, Any] = {
